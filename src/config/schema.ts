@@ -1,0 +1,118 @@
+// The petrel.toml schema (shared/OPERATOR.md is the contract): every key with
+// its type, default and a doc string. Unknown keys and wrong types are errors,
+// so a typo can never silently switch a protection off.
+import os from "node:os";
+import { z } from "zod";
+import { parseDuration, parseSize } from "./units.js";
+
+const size = (doc: string) =>
+  z.string().describe(doc).transform((text, ctx) => {
+    const bytes = parseSize(text);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: "custom", message: `"${text}" is not a size (like "25M" or "2G")` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const duration = (doc: string) =>
+  z.string().describe(doc).transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `"${text}" is not a duration (like "30s", "10m" or "5d")` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const hostPort = (doc: string) =>
+  z.string().describe(doc).refine((s) => splitHostPort(s) !== undefined, {
+    message: 'must be "address:port" (IPv6 as "[::1]:port")',
+  });
+
+const cidr = z.string().refine((s) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(s) || /^[0-9a-fA-F:.]+$/.test(s), {
+  message: 'must be a network like "192.0.2.0/24" or "2001:db8::/32"',
+});
+
+/** "127.0.0.1:2525" or "[::1]:2525" → host and port; undefined when malformed. */
+export function splitHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s\[\]]+):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 0 || port > 65535) return undefined;
+  return { host: m[1], port };
+}
+
+const listen = z
+  .strictObject({
+    smtp: hostPort("mail from the world for local users (production: 0.0.0.0:25)").optional(),
+    submission: hostPort("STARTTLS, then AUTH (production: 587)").optional(),
+    submissions: hostPort("implicit TLS, then AUTH (production: 465)").optional(),
+    imap: hostPort("STARTTLS (production: 143)").optional(),
+    imaps: hostPort("implicit TLS (production: 993)").optional(),
+    pop3: hostPort("STLS (production: 110)").optional(),
+    pop3s: hostPort("implicit TLS (production: 995)").optional(),
+  })
+  .describe('"address:port" each; a missing key disables that listener');
+
+export const DEFAULT_LISTEN = {
+  smtp: "127.0.0.1:2525",
+  submission: "127.0.0.1:2587",
+  submissions: "127.0.0.1:2465",
+  imap: "127.0.0.1:2143",
+  imaps: "127.0.0.1:2993",
+  pop3: "127.0.0.1:2110",
+  pop3s: "127.0.0.1:2995",
+};
+
+export const configSchema = z.strictObject({
+  hostname: z.string().min(1).describe("banner, EHLO and Received lines").default(() => os.hostname()),
+  data_dir: z.string().min(1).describe("everything Petrel keeps; created at first start").default("./data"),
+  listen: listen.default(DEFAULT_LISTEN),
+  tls: z
+    .strictObject({
+      cert: z.string().describe("PEM certificate chain"),
+      key: z.string().describe("PEM private key"),
+    })
+    .optional()
+    .describe("absent: a self-signed certificate for `hostname` is made in data_dir"),
+  smtp: z
+    .strictObject({
+      max_message_size: size("largest message accepted (SIZE, RFC 1870)").prefault("25M"),
+      max_recipients: z.number().int().min(1).max(100000).describe("RCPT commands per transaction").default(100),
+      max_line_length: z.number().int().min(1000).max(1_000_000).describe("longest command line, CRLF included (RFC 5321 §4.5.3.1.4 allows 512; extensions need more)").default(1000),
+      max_data_line_length: z.number().int().min(1000).max(100_000_000).describe("longest line inside a message; real mail breaks RFC 5321's 1000, so the default is generous").default(65536),
+      command_timeout: duration("idle time allowed between commands (RFC 5321 §4.5.3.2: 5m)").prefault("5m"),
+      data_timeout: duration("idle time allowed inside DATA (RFC 5321 §4.5.3.2: 3m per block)").prefault("3m"),
+      max_connections: z.number().int().min(1).describe("SMTP connections at once, all clients").default(500),
+      max_connections_per_ip: z.number().int().min(1).describe("SMTP connections at once from one client address").default(20),
+      max_errors: z.number().int().min(1).describe("failed commands in one session before it is disconnected").default(10),
+      max_received_headers: z.number().int().min(1).describe("more Received headers than this is a mail loop and is refused").default(50),
+    })
+    .prefault({}),
+  relay: z
+    .strictObject({
+      networks: z.array(cidr).describe("clients that may relay without AUTH (CIDR, v4 and v6)").default(["127.0.0.0/8", "::1/128"]),
+      domains: z.array(z.string()).describe("domains Petrel is a backup MX for (accept, hold, forward)").default([]),
+      smarthost: hostPort("all non-local mail goes through this host").optional(),
+    })
+    .prefault({}),
+  dns: z
+    .strictObject({
+      servers: z.array(z.string()).describe('resolvers as "host:port" instead of the system\'s').optional(),
+      timeout: duration("time to wait for one DNS answer").prefault("5s"),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      remote_port: z.number().int().min(1).max(65535).describe("the port used to reach an MX; only tests change it").default(25),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(["debug", "info", "warn", "error"]).describe("lowest level written").default("info"),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;

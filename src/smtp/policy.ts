@@ -1,0 +1,52 @@
+// The recipient decision at RCPT, in one place: local users and aliases are
+// accepted, unknown local users refused (550 5.1.1), other domains accepted
+// only from clients allowed to relay (relay.networks or, later, AUTH) and
+// refused otherwise (554 5.7.1) — never an open relay. Address tricks (percent
+// hack, bang paths, quoted "@") are never interpreted as routing: the parsed
+// domain alone decides.
+import type { Destination, RecipientResolver } from "../directory/resolve.js";
+import type { DirectoryStore } from "../store/interfaces.js";
+import type { Mailbox } from "./address.js";
+import { reply, type Reply } from "./reply.js";
+
+export type RcptVerdict = { ok: true; destinations: Destination[]; address: string } | { ok: false; reply: Reply };
+
+export interface ClientStanding {
+  /** The client's address is in relay.networks. */
+  trustedNetwork: boolean;
+  /** The client authenticated (SMTP AUTH). */
+  authenticated: boolean;
+}
+
+export async function checkRecipient(
+  directory: DirectoryStore,
+  resolver: RecipientResolver,
+  recipient: Mailbox,
+  client: ClientStanding,
+  messageSize: number,
+): Promise<RcptVerdict> {
+  let address = recipient.address.toLowerCase();
+  if (recipient.domain === "") {
+    // "RCPT TO:<Postmaster>" without a domain (RFC 5321 §4.1.1.3): our first domain's postmaster.
+    const [first] = await directory.listDomains();
+    if (!first) return { ok: false, reply: reply(550, "5.1.1", "<Postmaster>: no local domain is configured") };
+    address = `postmaster@${first}`;
+  }
+  const resolution = await resolver.resolve(address);
+  switch (resolution.kind) {
+    case "unknown":
+      return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: User unknown`) };
+    case "remote":
+      if (!client.trustedNetwork && !client.authenticated) {
+        return { ok: false, reply: reply(554, "5.7.1", `<${recipient.address}>: Relay access denied`) };
+      }
+      return { ok: true, address, destinations: [{ kind: "remote", address }] };
+    case "local":
+      for (const d of resolution.destinations) {
+        if (d.kind === "mailbox" && d.user.quota > 0 && d.user.usage + messageSize > d.user.quota) {
+          return { ok: false, reply: reply(452, "4.2.2", `<${recipient.address}>: Mailbox full, try again later`) };
+        }
+      }
+      return { ok: true, address, destinations: resolution.destinations };
+  }
+}

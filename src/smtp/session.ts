@@ -1,0 +1,407 @@
+// One inbound SMTP session (RFC 5321): greeting, EHLO/HELO, MAIL, RCPT,
+// DATA, RSET, NOOP, QUIT, HELP, VRFY/EXPN (252, revealing nobody), STARTTLS
+// (RFC 3207), PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
+// SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034/3463).
+// SECURITY: everything from the socket is attacker-controlled. Every input has
+// a limit (line length, recipients, size, errors, idle time) answered with
+// its proper code; input pipelined after STARTTLS is discarded (CVE-2011-0411
+// class); a 250 after DATA is sent only once the message is durable.
+import net from "node:net";
+import tls from "node:tls";
+import { randomBytes } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import type { Logger } from "../log/logger.js";
+import type { Stores } from "../store/interfaces.js";
+import type { RecipientResolver, Destination } from "../directory/resolve.js";
+import type { Acceptor } from "../queue/accept.js";
+import type { DnsResolver } from "../dns/resolver.js";
+import type { NetworkList } from "../net/cidr.js";
+import { unmapIPv4 } from "../net/cidr.js";
+import { describeTls } from "../net/tls.js";
+import { newQueueId } from "../queue/queue-id.js";
+import { protocolName, receivedHeader } from "../delivery/trace.js";
+import type { BlobWriter } from "../store/interfaces.js";
+import { parseCommandLine, parseHeloName } from "./command.js";
+import { checkSmtpUtf8, parseMailFrom, parseRcptTo, type EsmtpParams } from "./address.js";
+import { checkRecipient } from "./policy.js";
+import { DataReceiver } from "./data-receiver.js";
+import { formatReply, reply, type Reply } from "./reply.js";
+
+export interface SmtpContext {
+  config: Config;
+  log: Logger;
+  stores: Stores;
+  resolver: RecipientResolver;
+  dns: DnsResolver;
+  acceptor: Acceptor;
+  relayNetworks: NetworkList;
+  secureContext: tls.SecureContext;
+  /** Listener name for logs ("smtp"). */
+  listener: string;
+}
+
+interface Transaction {
+  queueId: string;
+  sender: string;
+  params: EsmtpParams;
+  recipients: { address: string; orcpt?: string; notify?: string[]; destinations: Destination[] }[];
+}
+
+const MAX_BUFFERED_INPUT = 1024 * 1024;
+
+export class SmtpSession {
+  readonly id = randomBytes(6).toString("hex");
+  private socket: net.Socket;
+  private input: Buffer = Buffer.alloc(0);
+  private busy = false;
+  private closed = false;
+  private helo: string | undefined;
+  private extended = false;
+  private tlsInfo: { version: string; cipher: string } | undefined;
+  private tx: Transaction | undefined;
+  private data: { receiver: DataReceiver; blob: BlobWriter | undefined; failed: boolean } | undefined;
+  private errors = 0;
+  private readonly clientAddress: string;
+  private clientName: Promise<string | undefined>;
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: SmtpContext, socket: net.Socket) {
+    this.socket = socket;
+    this.clientAddress = unmapIPv4(socket.remoteAddress ?? "unknown");
+    this.log = ctx.log.child({ sid: this.id });
+    this.clientName = ctx.dns.verifiedPtr(this.clientAddress).catch(() => undefined);
+    if (socket instanceof tls.TLSSocket) this.tlsInfo = describeTls(socket);
+  }
+
+  start(): void {
+    this.log.info({ client: this.clientAddress, listener: this.ctx.listener, tls: this.tlsInfo?.version }, "connect");
+    this.attach(this.socket);
+    this.write(reply(220, undefined, `${this.ctx.config.hostname} ESMTP Petrel`));
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (err) => this.log.debug({ err: err.message }, "socket error"));
+    socket.on("close", () => this.onClose());
+    socket.setTimeout(this.ctx.config.smtp.command_timeout, () => this.timeout());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    if (this.input.length > MAX_BUFFERED_INPUT) this.socket.pause();
+    if (!this.busy) void this.pump();
+  }
+
+  /** Works through buffered input one command (or data chunk) at a time; replies go out corked together. */
+  private async pump(): Promise<void> {
+    this.busy = true;
+    this.socket.cork();
+    try {
+      while (!this.closed && this.input.length > 0) {
+        if (this.data) {
+          const chunk = this.input;
+          this.input = Buffer.alloc(0);
+          await this.onDataChunk(chunk);
+          continue;
+        }
+        const nl = this.input.indexOf(0x0a);
+        if (nl === -1) {
+          if (this.input.length > this.ctx.config.smtp.max_line_length) {
+            this.input = Buffer.alloc(0);
+            this.fail(reply(500, "5.5.2", "Line too long"));
+          }
+          break;
+        }
+        const raw = this.input.subarray(0, nl + 1);
+        this.input = this.input.subarray(nl + 1);
+        if (raw.length > this.ctx.config.smtp.max_line_length) {
+          this.fail(reply(500, "5.5.2", "Line too long"));
+          continue;
+        }
+        await this.command(raw.toString("utf8").replace(/\r?\n$/, ""));
+      }
+    } catch (err) {
+      this.log.error({ err: (err as Error).stack }, "session error");
+      this.write(reply(421, "4.3.0", `${this.ctx.config.hostname} Error: internal error, closing connection`));
+      this.close();
+    } finally {
+      this.busy = false;
+      if (!this.closed) {
+        this.socket.uncork();
+        if (this.socket.isPaused() && this.input.length < MAX_BUFFERED_INPUT) this.socket.resume();
+      }
+    }
+  }
+
+  private write(r: Reply): void {
+    if (!this.closed && this.socket.writable) this.socket.write(formatReply(r));
+  }
+
+  /** A refused command: counts toward max_errors, which ends the session. */
+  private fail(r: Reply): void {
+    this.write(r);
+    if (++this.errors >= this.ctx.config.smtp.max_errors) {
+      this.log.warn({ client: this.clientAddress, errors: this.errors }, "too many errors");
+      this.write(reply(421, "4.7.0", `${this.ctx.config.hostname} Error: too many errors`));
+      this.close();
+    }
+  }
+
+  private async command(line: string): Promise<void> {
+    const cmd = parseCommandLine(line);
+    if (!cmd) return this.fail(reply(500, "5.5.2", "Error: command not recognized"));
+    switch (cmd.verb) {
+      case "EHLO":
+      case "HELO":
+        return this.heloCommand(cmd.verb, cmd.arg);
+      case "MAIL":
+        return this.mailCommand(cmd.arg);
+      case "RCPT":
+        return this.rcptCommand(cmd.arg);
+      case "DATA":
+        return this.dataCommand(cmd.arg);
+      case "RSET":
+        if (cmd.arg) return this.fail(reply(501, "5.5.4", "Syntax: RSET"));
+        this.resetTransaction("rset");
+        return this.write(reply(250, "2.0.0", "Ok"));
+      case "NOOP":
+        return this.write(reply(250, "2.0.0", "Ok"));
+      case "QUIT":
+        this.write(reply(221, "2.0.0", "Bye"));
+        return this.close();
+      case "HELP":
+        return this.write(reply(214, "2.0.0", ["Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY STARTTLS", "See RFC 5321"]));
+      case "VRFY":
+      case "EXPN":
+        // RFC 5321 §3.5.3: 252 says neither yes nor no, so addresses cannot be harvested.
+        if (!cmd.arg) return this.fail(reply(501, "5.5.4", `Syntax: ${cmd.verb} address`));
+        return this.write(reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"));
+      case "STARTTLS":
+        return this.startTls(cmd.arg);
+      case "AUTH":
+        return this.fail(reply(503, "5.5.1", "Error: authentication not enabled"));
+      case "BDAT":
+        return this.fail(reply(502, "5.5.1", "Error: command not implemented"));
+      default:
+        if (/^(GET|POST|HEAD|PUT|CONNECT)$/.test(cmd.verb)) {
+          this.write(reply(421, "4.7.0", `${this.ctx.config.hostname} Error: this is an SMTP server`));
+          return this.close();
+        }
+        return this.fail(reply(502, "5.5.2", "Error: command not recognized"));
+    }
+  }
+
+  private heloCommand(verb: string, arg: string): void {
+    const parsed = parseHeloName(arg);
+    if (!parsed.ok) return this.fail(reply(501, "5.5.4", parsed.message));
+    this.resetTransaction("helo");
+    this.helo = parsed.name;
+    this.extended = verb === "EHLO";
+    const { hostname, smtp } = this.ctx.config;
+    if (!this.extended) return this.write(reply(250, undefined, hostname));
+    const lines = [hostname, "PIPELINING", `SIZE ${smtp.max_message_size}`, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"];
+    if (!this.tlsInfo) lines.push("STARTTLS");
+    lines.push("HELP");
+    this.write(reply(250, undefined, lines));
+  }
+
+  private mailCommand(arg: string): void {
+    if (!this.helo) return this.fail(reply(503, "5.5.1", "Error: send HELO/EHLO first"));
+    if (this.tx) return this.fail(reply(503, "5.5.1", "Error: nested MAIL command"));
+    const parsed = parseMailFrom(arg);
+    if (!parsed.ok) return this.fail(reply(parsed.code, parsed.enhanced, parsed.message));
+    const { sender, params } = parsed.value;
+    const unknown = Object.keys(params.other);
+    if (unknown.length > 0 || params.ret || params.envid || params.auth !== undefined || params.body === "BINARYMIME") {
+      const name = unknown[0] ?? (params.ret ? "RET" : params.envid ? "ENVID" : params.auth !== undefined ? "AUTH" : "BODY=BINARYMIME");
+      return this.fail(reply(555, "5.5.4", `Unsupported option: ${name}`));
+    }
+    if (params.smtputf8 && !this.extended) return this.fail(reply(555, "5.5.4", "SMTPUTF8 requires EHLO"));
+    const utf8Error = checkSmtpUtf8(sender, params.smtputf8 === true);
+    if (utf8Error) return this.fail(reply(utf8Error.code, utf8Error.enhanced, utf8Error.message));
+    const max = this.ctx.config.smtp.max_message_size;
+    if (params.size !== undefined && params.size > max) {
+      return this.fail(reply(552, "5.3.4", `Message size exceeds fixed limit of ${max} bytes`));
+    }
+    this.tx = { queueId: newQueueId(), sender: sender?.address ?? "", params, recipients: [] };
+    this.log.info({ qid: this.tx.queueId, client: this.clientAddress, helo: this.helo, from: this.tx.sender, size: params.size }, "mail from");
+    this.write(reply(250, "2.1.0", "Ok"));
+  }
+
+  private async rcptCommand(arg: string): Promise<void> {
+    const tx = this.tx;
+    if (!tx) return this.fail(reply(503, "5.5.1", "Error: need MAIL command"));
+    const parsed = parseRcptTo(arg);
+    if (!parsed.ok) return this.fail(reply(parsed.code, parsed.enhanced, parsed.message));
+    const { recipient, params } = parsed.value;
+    const unknown = Object.keys(params.other);
+    if (unknown.length > 0 || params.notify || params.orcpt) {
+      return this.fail(reply(555, "5.5.4", `Unsupported option: ${unknown[0] ?? (params.notify ? "NOTIFY" : "ORCPT")}`));
+    }
+    const utf8Error = checkSmtpUtf8(recipient, tx.params.smtputf8 === true);
+    if (utf8Error) return this.fail(reply(utf8Error.code, utf8Error.enhanced, utf8Error.message));
+    if (tx.recipients.length >= this.ctx.config.smtp.max_recipients) {
+      // RFC 5321 §4.5.3.1.10: 452 makes the client send the rest in another transaction.
+      return this.write(reply(452, "4.5.3", "Error: too many recipients"));
+    }
+    const verdict = await checkRecipient(
+      this.ctx.stores.directory,
+      this.ctx.resolver,
+      recipient,
+      { trustedNetwork: this.ctx.relayNetworks.contains(this.clientAddress), authenticated: false },
+      tx.params.size ?? 0,
+    );
+    if (!verdict.ok) {
+      this.log.info({ qid: tx.queueId, to: recipient.address, client: this.clientAddress, reply: verdict.reply.code }, "recipient rejected");
+      return this.fail(verdict.reply);
+    }
+    tx.recipients.push({ address: verdict.address, destinations: verdict.destinations });
+    this.write(reply(250, "2.1.5", "Ok"));
+  }
+
+  private async dataCommand(arg: string): Promise<void> {
+    const tx = this.tx;
+    if (arg) return this.fail(reply(501, "5.5.4", "Syntax: DATA"));
+    if (!tx) return this.fail(reply(503, "5.5.1", "Error: need MAIL command"));
+    if (tx.recipients.length === 0) return this.fail(reply(554, "5.5.1", "Error: no valid recipients"));
+    const { smtp } = this.ctx.config;
+    const blob = await this.ctx.stores.blobs.create(tx.queueId);
+    const state = { blob: blob as BlobWriter | undefined, failed: false, receiver: undefined as unknown as DataReceiver };
+    state.receiver = new DataReceiver({ maxSize: smtp.max_message_size }, async (chunk) => {
+      if (state.failed || !state.blob) return;
+      try {
+        await state.blob.write(chunk);
+      } catch (err) {
+        state.failed = true;
+        this.log.error({ qid: tx.queueId, err: (err as Error).message }, "cannot write message");
+      }
+    });
+    this.data = state;
+    this.socket.setTimeout(smtp.data_timeout);
+    this.write(reply(354, undefined, "End data with <CR><LF>.<CR><LF>"));
+  }
+
+  private async onDataChunk(chunk: Buffer): Promise<void> {
+    const data = this.data!;
+    const result = await data.receiver.push(chunk);
+    if (!result) return;
+    this.data = undefined;
+    this.socket.setTimeout(this.ctx.config.smtp.command_timeout);
+    this.input = result.rest.length > 0 ? Buffer.concat([result.rest, this.input]) : this.input;
+    const tx = this.tx!;
+    this.tx = undefined;
+    const refuse = async (r: Reply, why: string) => {
+      await data.blob?.abort();
+      this.log.info({ qid: tx.queueId, reply: r.code, why, size: result.size }, "message refused");
+      this.fail(r);
+    };
+    const { smtp, hostname } = this.ctx.config;
+    if (data.failed) return refuse(reply(451, "4.3.0", "Error: local problem while storing, try again later"), "storage");
+    if (result.tooBig) return refuse(reply(552, "5.3.4", `Message size exceeds fixed limit of ${smtp.max_message_size} bytes`), "size");
+    if (result.longestLine > smtp.max_data_line_length) {
+      return refuse(reply(500, "5.5.2", `Line too long (${result.longestLine} octets; the limit is ${smtp.max_data_line_length})`), "line length");
+    }
+    if (result.receivedHeaders > smtp.max_received_headers) {
+      return refuse(reply(554, "5.4.6", `Too many hops (${result.receivedHeaders} Received headers): mail loop?`), "loop");
+    }
+    const blob = await data.blob!.finish();
+    const recipients = uniqueRecipients(tx.recipients);
+    const trace = receivedHeader({
+      helo: this.helo,
+      clientAddress: this.clientAddress,
+      clientName: await this.clientName,
+      protocol: protocolName({ extended: this.extended, tls: !!this.tlsInfo, auth: false, utf8: tx.params.smtputf8 === true }),
+      tls: this.tlsInfo,
+      hostname,
+      queueId: tx.queueId,
+      recipient: tx.recipients.length === 1 ? tx.recipients[0].address : undefined,
+      date: new Date(),
+    });
+    try {
+      await this.ctx.acceptor.accept({
+        id: tx.queueId,
+        sender: tx.sender,
+        blobId: blob.id,
+        size: blob.size,
+        receivedAt: Date.now(),
+        trace,
+        origin: JSON.stringify({ sid: this.id, client: this.clientAddress, helo: this.helo, listener: this.ctx.listener }),
+        recipients,
+      });
+    } catch (err) {
+      this.log.error({ qid: tx.queueId, err: (err as Error).message }, "cannot queue message");
+      await this.ctx.stores.blobs.remove(blob.id).catch(() => {});
+      return this.write(reply(451, "4.3.0", "Error: queue file write error, try again later"));
+    }
+    this.write(reply(250, "2.0.0", `Ok: queued as ${tx.queueId}`));
+  }
+
+  private startTls(arg: string): void {
+    if (arg) return this.fail(reply(501, "5.5.4", "Syntax: STARTTLS"));
+    if (this.tlsInfo) return this.fail(reply(503, "5.5.1", "Error: TLS already active"));
+    if (!this.extended) return this.fail(reply(503, "5.5.1", "Error: send EHLO first"));
+    this.write(reply(220, "2.0.0", "Ready to start TLS"));
+    this.input = Buffer.alloc(0); // anything pipelined after STARTTLS is discarded (RFC 3207 §4.2)
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("close");
+    plain.setTimeout(0);
+    plain.uncork();
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.secureContext });
+    this.socket = secure;
+    this.busy = true; // nothing is read until the handshake is done
+    secure.cork();
+    secure.once("secure", () => {
+      this.tlsInfo = describeTls(secure);
+      this.log.info({ tls: this.tlsInfo.version, cipher: this.tlsInfo.cipher }, "starttls");
+      this.resetTransaction("starttls");
+      this.helo = undefined;
+      this.extended = false;
+      this.busy = false;
+      if (this.input.length > 0) void this.pump();
+    });
+    this.attach(secure);
+  }
+
+  private resetTransaction(why: string): void {
+    if (this.tx) this.log.debug({ qid: this.tx.queueId, why }, "transaction reset");
+    this.tx = undefined;
+  }
+
+  private timeout(): void {
+    this.log.info({ client: this.clientAddress, in_data: !!this.data }, "timeout");
+    this.write(reply(421, "4.4.2", `${this.ctx.config.hostname} Error: timeout exceeded`));
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.uncork();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private onClose(): void {
+    if (this.data) void this.data.blob?.abort();
+    this.data = undefined;
+    this.closed = true;
+    this.log.info({ client: this.clientAddress }, "disconnect");
+    this.onClosed?.();
+  }
+
+  onClosed: (() => void) | undefined;
+}
+
+/** One queue recipient per final mailbox and per remote address, whatever aliases led there. */
+function uniqueRecipients(recipients: Transaction["recipients"]): { address: string; orcpt?: string | null }[] {
+  const seen = new Map<string, { address: string; orcpt?: string | null }>();
+  for (const r of recipients) {
+    for (const d of r.destinations) {
+      const key = d.kind === "mailbox" ? `user:${d.user.id}` : `remote:${d.address}`;
+      if (!seen.has(key)) seen.set(key, { address: d.address, orcpt: r.address === d.address ? null : `rfc822;${r.address}` });
+    }
+  }
+  return [...seen.values()];
+}

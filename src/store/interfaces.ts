@@ -1,0 +1,247 @@
+// The storage roles every protocol and service works through. Only
+// store/<backend>/ knows SQL or file paths; these interfaces are narrow enough
+// that a PostgreSQL data store, an object-store blob store or a LISTEN/NOTIFY
+// change bus can replace the embedded defaults without touching protocol code.
+// Every backend must pass test/store/contract.ts.
+//
+// Addresses are stored lower-cased (domains compare case-insensitively, RFC
+// 5321 §2.4; local parts too, as users expect). Callers normalise with
+// directory/address.ts before calling.
+import type { Readable } from "node:stream";
+
+// ---------------------------------------------------------------- blobs
+
+/** A message body being written: chunks in order, then finish() (durable) or abort(). */
+export interface BlobWriter {
+  readonly id: string;
+  write(chunk: Buffer): Promise<void>;
+  /** Flushes and fsyncs the blob; after this resolves it survives a crash. */
+  finish(): Promise<{ id: string; size: number }>;
+  abort(): Promise<void>;
+}
+
+/** Immutable message bodies, written once and fsynced, read many times. */
+export interface BlobStore {
+  /** Starts a new blob; `id` (letters and digits) defaults to a fresh unique one. */
+  create(id?: string): Promise<BlobWriter>;
+  /** Bytes [start, end) of the blob (end exclusive; default the whole blob). */
+  read(id: string, start?: number, end?: number): Readable;
+  readAll(id: string): Promise<Buffer>;
+  remove(id: string): Promise<void>;
+  /** Makes the creation of blobs finished so far durable (directory entries). */
+  sync(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- directory
+
+export interface UserRecord {
+  id: number;
+  address: string;
+  passwordHash: string;
+  /** Bytes; 0 means no quota. */
+  quota: number;
+  usage: number;
+  createdAt: number;
+}
+
+export interface AliasRecord {
+  source: string;
+  targets: string[];
+}
+
+export interface DirectoryStore {
+  addDomain(domain: string): Promise<void>;
+  removeDomain(domain: string): Promise<void>;
+  listDomains(): Promise<string[]>;
+  hasDomain(domain: string): Promise<boolean>;
+
+  /** Creates the user and its standard mailboxes (INBOX, Drafts, Sent, Trash, Junk, Archive). */
+  addUser(address: string, passwordHash: string, quota: number): Promise<UserRecord>;
+  removeUser(address: string): Promise<void>;
+  getUser(address: string): Promise<UserRecord | undefined>;
+  getUserById(id: number): Promise<UserRecord | undefined>;
+  listUsers(domain?: string): Promise<UserRecord[]>;
+  setPassword(address: string, passwordHash: string): Promise<void>;
+  setQuota(address: string, quota: number): Promise<void>;
+
+  /** Replaces the targets of an alias; SOURCE may be "@domain" (catch-all). */
+  setAlias(source: string, targets: string[]): Promise<void>;
+  removeAlias(source: string): Promise<void>;
+  getAlias(source: string): Promise<string[] | undefined>;
+  listAliases(): Promise<AliasRecord[]>;
+}
+
+// ---------------------------------------------------------------- mailboxes
+
+export interface MailboxRecord {
+  id: number;
+  userId: number;
+  name: string;
+  specialUse: string | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  subscribed: boolean;
+}
+
+export interface MessageRecord {
+  id: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  /** Per-delivery header lines (Return-Path, Delivered-To, Received) stored before the blob. */
+  prefix: Buffer;
+  blobId: string;
+  /** prefix.length + blob size: the exact RFC822.SIZE. */
+  size: number;
+  internalDate: number;
+  flags: string[];
+}
+
+/** One message to place in a mailbox. */
+export interface AppendRequest {
+  mailboxId: number;
+  prefix: Buffer;
+  blobId: string;
+  blobSize: number;
+  internalDate: number;
+  flags: string[];
+}
+
+export interface MailboxStore {
+  createMailbox(userId: number, name: string, specialUse?: string | null): Promise<MailboxRecord>;
+  getMailbox(userId: number, name: string): Promise<MailboxRecord | undefined>;
+  listMailboxes(userId: number): Promise<MailboxRecord[]>;
+  /** Appends atomically; each blob gains one reference. Usage grows by the sizes. */
+  append(requests: AppendRequest[]): Promise<MessageRecord[]>;
+  listMessages(mailboxId: number): Promise<MessageRecord[]>;
+  getMessage(mailboxId: number, uid: number): Promise<MessageRecord | undefined>;
+  /** Replaces the flags of the given UIDs; returns the updated records with their new MODSEQ. */
+  setFlags(mailboxId: number, uids: number[], flags: string[]): Promise<MessageRecord[]>;
+  /** Removes the given UIDs; returns the blob ids that no longer have any reference. */
+  expunge(mailboxId: number, uids: number[]): Promise<{ expunged: number[]; orphanBlobs: string[] }>;
+  /** Blob ids whose last reference went away outside expunge/purge (e.g. a removed user); their rows are deleted. */
+  takeOrphanBlobs(): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------- queue
+
+export type RecipientState = "incoming" | "active" | "deferred" | "hold" | "done" | "failed";
+
+export interface QueuedRecipient {
+  id: number;
+  messageId: string;
+  address: string;
+  /** RFC 3461 ORCPT and NOTIFY as given at RCPT, when given. */
+  orcpt: string | null;
+  notify: string | null;
+  state: RecipientState;
+  attempts: number;
+  nextAttempt: number;
+  lastError: string | null;
+}
+
+export interface QueuedMessage {
+  /** The queue id, logged on every line about this message. */
+  id: string;
+  sender: string;
+  blobId: string;
+  size: number;
+  receivedAt: number;
+  /** Received header and other trace text shared by all recipients. */
+  trace: string;
+  /** How it arrived: client address, HELO, authenticated user, etc. (JSON). */
+  origin: string;
+  envId: string | null;
+  ret: string | null;
+  recipients: QueuedRecipient[];
+}
+
+export interface NewQueuedMessage {
+  id: string;
+  sender: string;
+  blobId: string;
+  size: number;
+  receivedAt: number;
+  trace: string;
+  origin: string;
+  envId?: string | null;
+  ret?: string | null;
+  recipients: { address: string; orcpt?: string | null; notify?: string | null }[];
+}
+
+/** A local delivery: messages for mailboxes, and the queue recipients they complete. */
+export interface LocalDeliveryCommit {
+  appends: AppendRequest[];
+  completed: number[];
+}
+
+export interface QueueStore {
+  /** Records the messages durably (one transaction); the blobs must be durable already. */
+  enqueue(messages: NewQueuedMessage[]): Promise<void>;
+  /**
+   * Takes up to `limit` recipients that are due (incoming or deferred, next
+   * attempt reached, lease expired) for `owner` until `leaseUntil`.
+   */
+  lease(owner: string, now: number, leaseUntil: number, limit: number): Promise<QueuedRecipient[]>;
+  getMessage(id: string): Promise<QueuedMessage | undefined>;
+  listMessages(): Promise<QueuedMessage[]>;
+  /**
+   * In one transaction (so nothing is delivered twice): appends to mailboxes,
+   * marks the recipients done, and removes the queue messages that have no
+   * recipient left to deliver. Returns the new mailbox messages, in the order
+   * of the appends, and the blob ids that lost their last reference.
+   */
+  commitLocalDelivery(commit: LocalDeliveryCommit): Promise<{ messages: MessageRecord[]; orphanBlobs: string[] }>;
+  defer(recipientId: number, error: string, nextAttempt: number): Promise<void>;
+  fail(recipientId: number, error: string): Promise<void>;
+  markDone(recipientId: number): Promise<void>;
+  hold(messageId: string): Promise<number>;
+  release(messageId: string): Promise<number>;
+  /** Makes every waiting recipient (or those of one message) due now. */
+  flush(messageId?: string): Promise<number>;
+  /**
+   * Removes the messages whose recipients are all done or failed (all such
+   * messages, or just this one); with force, this one message whatever its
+   * state. Returns the blob ids that lost their last reference.
+   */
+  purge(messageId?: string, opts?: { force?: boolean }): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------- counters, locks, changes
+
+/** Shared counters and locks: login throttling, POP3 maildrop locks, rate limits. */
+export interface CounterStore {
+  /** Adds one hit to `key` and returns the hits within the last `windowMs`. */
+  hit(key: string, windowMs: number, now?: number): Promise<number>;
+  count(key: string, windowMs: number, now?: number): Promise<number>;
+  reset(key: string): Promise<void>;
+  /** Takes the lock when free or expired; true when `owner` now holds it. */
+  acquire(key: string, owner: string, ttlMs: number, now?: number): Promise<boolean>;
+  release(key: string, owner: string): Promise<void>;
+}
+
+export interface MailboxChange {
+  userId: number;
+  mailboxId: number;
+  kind: "append" | "flags" | "expunge" | "mailboxes";
+  uids: number[];
+  modseq: number;
+}
+
+/** Pushes mailbox changes to every session that watches the user. */
+export interface ChangeBus {
+  publish(change: MailboxChange): void;
+  subscribe(userId: number, listener: (change: MailboxChange) => void): () => void;
+}
+
+/** Everything one `petrel` process works with. */
+export interface Stores {
+  directory: DirectoryStore;
+  mailboxes: MailboxStore;
+  queue: QueueStore;
+  blobs: BlobStore;
+  counters: CounterStore;
+  changes: ChangeBus;
+  close(): Promise<void>;
+}
