@@ -30,6 +30,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const secureContext = createSecureContext(tlsMaterial);
   log.info({ source: tlsMaterial.source }, "tls certificate");
   const relayNetworks = new NetworkList(config.relay.networks);
+  for (const key of ["smarthost", "domains"] as const) {
+    const value = config.relay[key];
+    if (value !== undefined && (!Array.isArray(value) || value.length > 0)) {
+      log.warn({ key: `relay.${key}` }, "this key has no effect yet: outbound delivery is not implemented in this version");
+    }
+  }
 
   const listeners: Listener[] = [];
   const sessions = new Set<SmtpSession>();
@@ -62,7 +68,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     listeners.push(listener);
     log.info({ listener: name, address: listener.bound }, "listening");
   }
-  scheduler.start();
+  await scheduler.start();
   log.info({ hostname: config.hostname, data_dir: config.data_dir }, "ready");
 
   return {

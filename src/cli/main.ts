@@ -7,6 +7,10 @@ import { parseArgs, UsageError } from "./args.js";
 import { createContext } from "./context.js";
 import { aliasVerb, domainVerb, userVerb } from "./directory.js";
 import { serveVerb } from "./serve.js";
+import { queueVerb } from "./queue.js";
+import { exportVerb, importVerb } from "./mbox.js";
+import { sendmailVerb } from "./sendmail.js";
+import { configReference } from "../config/reference.js";
 
 const USAGE = `usage: petrel VERB [options] [--config FILE] [--json]
   serve                                   run every configured listener
@@ -21,17 +25,14 @@ const USAGE = `usage: petrel VERB [options] [--config FILE] [--json]
   sendmail [-t] [-i] [-oi] [-f SENDER] [-F NAME] [RECIPIENT...]
   export ADDRESS [--mailbox NAME]         mailbox as mboxrd on stdout
   import ADDRESS [--mailbox NAME]         append an mbox read from stdin
+  config check                            validate the configuration and say where it came from
+  config reference                        every configuration key, as a Markdown table
   version`;
-
-type Verb = (argv: string[]) => Promise<number>;
 
 export function version(): string {
   const require = createRequire(import.meta.url);
   return (require("../../../package.json") as { version: string }).version;
 }
-
-/** Verbs registered by other modules (queue, sendmail, export/import). */
-export const extraVerbs = new Map<string, Verb>();
 
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
@@ -47,25 +48,39 @@ export async function main(argv: string[]): Promise<number> {
       case "-h":
         process.stdout.write(`${USAGE}\n`);
         return verb === undefined ? 64 : 0;
+      case "sendmail":
+        return await sendmailVerb(rest);
+      case "config": {
+        const args = parseArgs(rest, ["config"], ["json"]);
+        if (args.positional[0] === "reference") {
+          process.stdout.write(`${configReference()}\n`);
+          return 0;
+        }
+        if (args.positional[0] !== "check") throw new UsageError("usage: petrel config check|reference");
+        const ctx = createContext(args.options.get("config"), args.flags.has("json"));
+        process.stdout.write(`${ctx.configFile ?? "built-in defaults"}: ok\n`);
+        return 0;
+      }
       case "serve":
       case "domain":
       case "user":
-      case "alias": {
-        const args = parseArgs(rest, ["config", "quota"], ["json", "password-stdin"]);
+      case "alias":
+      case "queue":
+      case "export":
+      case "import": {
+        const args = parseArgs(rest, ["config", "quota", "mailbox"], ["json", "password-stdin"]);
         const ctx = createContext(args.options.get("config"), args.flags.has("json"));
         try {
           if (verb === "serve") return await serveVerb(ctx);
-          await { domain: domainVerb, user: userVerb, alias: aliasVerb }[verb](ctx, args);
+          const verbs = { domain: domainVerb, user: userVerb, alias: aliasVerb, queue: queueVerb, export: exportVerb, import: importVerb };
+          await verbs[verb](ctx, args);
           return 0;
         } finally {
           await ctx.close();
         }
       }
-      default: {
-        const extra = extraVerbs.get(verb);
-        if (extra) return await extra(rest);
+      default:
         throw new UsageError(`unknown verb "${verb}"; "petrel help" lists them`);
-      }
     }
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {

@@ -89,30 +89,35 @@ export const configSchema = z.strictObject({
       max_errors: z.number().int().min(1).describe("failed commands in one session before it is disconnected").default(10),
       max_received_headers: z.number().int().min(1).describe("more Received headers than this is a mail loop and is refused").default(50),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("mail from the world (and, later, submission)"),
   relay: z
     .strictObject({
       networks: z.array(cidr).describe("clients that may relay without AUTH (CIDR, v4 and v6)").default(["127.0.0.0/8", "::1/128"]),
       domains: z.array(z.string()).describe("domains Petrel is a backup MX for (accept, hold, forward)").default([]),
       smarthost: hostPort("all non-local mail goes through this host").optional(),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("who may send mail through Petrel to other domains"),
   dns: z
     .strictObject({
       servers: z.array(z.string()).describe('resolvers as "host:port" instead of the system\'s').optional(),
       timeout: duration("time to wait for one DNS answer").prefault("5s"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("how Petrel looks up names: MX, A/AAAA, PTR"),
   delivery: z
     .strictObject({
       remote_port: z.number().int().min(1).max(65535).describe("the port used to reach an MX; only tests change it").default(25),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("handing mail to other servers"),
   log: z
     .strictObject({
       level: z.enum(["debug", "info", "warn", "error"]).describe("lowest level written").default("info"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("structured logs on stdout: JSON lines, or short human lines on a terminal"),
 });
 
 export type Config = z.output<typeof configSchema>;

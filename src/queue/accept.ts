@@ -23,10 +23,8 @@ export class Acceptor {
   /** Resolves when the message is durable; the caller may then say 250. */
   async accept(message: NewQueuedMessage): Promise<void> {
     await this.committer.submit(message);
-    this.log.info(
-      { qid: message.id, from: message.sender, size: message.size, nrcpt: message.recipients.length, origin: JSON.parse(message.origin) },
-      "queued",
-    );
+    const origin = JSON.parse(message.origin) as Record<string, unknown>;
+    this.log.info({ qid: message.id, sid: origin.sid, from: message.sender, size: message.size, nrcpt: message.recipients.length, origin }, "queued");
     for (const listener of this.listeners) listener();
   }
 

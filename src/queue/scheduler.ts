@@ -39,7 +39,9 @@ export class QueueScheduler {
     private readonly options: SchedulerOptions = DEFAULT_SCHEDULER,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
+    const recovered = await this.stores.queue.requeueActive();
+    if (recovered > 0) this.log.warn({ recipients: recovered }, "recovered deliveries interrupted by a crash");
     this.running = true;
     this.loopDone = this.loop();
   }

@@ -184,6 +184,11 @@ export interface QueueStore {
    * attempt reached, lease expired) for `owner` until `leaseUntil`.
    */
   lease(owner: string, now: number, leaseUntil: number, limit: number): Promise<QueuedRecipient[]>;
+  /**
+   * Makes every active recipient due again: what a crashed process had leased.
+   * Called at start by the only node of an embedded installation.
+   */
+  requeueActive(): Promise<number>;
   getMessage(id: string): Promise<QueuedMessage | undefined>;
   listMessages(): Promise<QueuedMessage[]>;
   /**

@@ -48,6 +48,10 @@ export class SqliteQueue implements QueueStore {
     });
   }
 
+  async requeueActive(): Promise<number> {
+    return sql(this.db, "UPDATE queue_recipients SET state = 'incoming', lease_owner = NULL, lease_until = 0 WHERE state = 'active'").run().changes;
+  }
+
   async getMessage(id: string): Promise<QueuedMessage | undefined> {
     const row = sql(this.db, "SELECT * FROM queue_messages WHERE id = ?").get(id) as MessageRow | undefined;
     return row && this.withRecipients(row);
