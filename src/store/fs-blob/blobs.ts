@@ -1,7 +1,9 @@
 // The file-system BlobStore: each message body is one immutable file under
-// data_dir/blobs/<fanout>/<id>, written once, fsynced before finish()
-// resolves; sync() fsyncs the directories that gained entries, so that many
-// sessions' messages share those fsyncs (group commit). Trusted with paths:
+// data_dir/blobs/<first 5 characters of the id>/<id>, written once, fsynced
+// before finish() resolves; sync() fsyncs the directories that gained
+// entries, so that many sessions' messages share those fsyncs (group
+// commit). Ids start with the time (queue/queue-id.ts), so the messages of
+// one quarter of an hour share a directory and a batch needs one fsync. Trusted with paths:
 // ids are checked against a strict pattern, so no id reaches outside the tree.
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -15,6 +17,7 @@ const WRITE_BUFFER = 256 * 1024;
 
 export class FsBlobStore implements BlobStore {
   private readonly dirtyDirs = new Set<string>();
+  private readonly knownDirs = new Set<string>();
 
   constructor(private readonly root: string) {
     fs.mkdirSync(root, { recursive: true });
@@ -22,13 +25,17 @@ export class FsBlobStore implements BlobStore {
 
   private pathOf(id: string): string {
     if (!ID_PATTERN.test(id)) throw new Error(`invalid blob id ${JSON.stringify(id)}`);
-    return path.join(this.root, id.slice(-2).toLowerCase(), id);
+    return path.join(this.root, id.slice(0, 5), id);
   }
 
   async create(id: string = newQueueId()): Promise<BlobWriter> {
     const file = this.pathOf(id);
     const dir = path.dirname(file);
-    await fsp.mkdir(dir, { recursive: true });
+    if (!this.knownDirs.has(dir)) {
+      await fsp.mkdir(dir, { recursive: true });
+      this.dirtyDirs.add(this.root); // the new directory's own entry
+      this.knownDirs.add(dir);
+    }
     const handle = await fsp.open(file, "wx", 0o600);
     let pending: Buffer[] = [];
     let pendingBytes = 0;

@@ -35,6 +35,19 @@ export class SqliteQueue implements QueueStore {
 
   async lease(owner: string, now: number, leaseUntil: number, limit: number): Promise<QueuedRecipient[]> {
     const db = this.db;
+    // A lease need not survive a power cut (a lost lease is simply taken
+    // again), so this one commit skips the WAL fsync; the next durable commit
+    // covers it.
+    db.pragma("synchronous = NORMAL");
+    try {
+      return this.leaseNow(owner, now, leaseUntil, limit);
+    } finally {
+      db.pragma("synchronous = FULL");
+    }
+  }
+
+  private leaseNow(owner: string, now: number, leaseUntil: number, limit: number): QueuedRecipient[] {
+    const db = this.db;
     return inTransaction(db, () => {
       const rows = sql(
         db,
