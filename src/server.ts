@@ -8,6 +8,7 @@ import { RecipientResolver } from "./directory/resolve.js";
 import { DnsResolver } from "./dns/resolver.js";
 import { Acceptor } from "./queue/accept.js";
 import { QueueScheduler } from "./queue/scheduler.js";
+import { sweepOrphanBlobs } from "./queue/sweep.js";
 import { LocalDelivery } from "./delivery/local.js";
 import { NetworkList } from "./net/cidr.js";
 import { createSecureContext, loadTlsMaterial } from "./net/tls.js";
@@ -69,6 +70,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.info({ listener: name, address: listener.bound }, "listening");
   }
   await scheduler.start();
+  void sweepOrphanBlobs(stores, log).catch((err: Error) => log.error({ err: err.message }, "orphan sweep failed"));
   log.info({ hostname: config.hostname, data_dir: config.data_dir }, "ready");
 
   return {

@@ -55,11 +55,12 @@ export class LocalDelivery {
       targets.push({ user: user.address, mailbox: "INBOX" });
     }
     const { messages, orphanBlobs } = await this.committer.submit({ appends, completed: [recipient.id] });
+    const sid = (JSON.parse(message.origin) as { sid?: string }).sid;
     messages.forEach((m, i) => {
       const user = resolution.destinations.find((d) => d.kind === "mailbox" && d.user.address === targets[i].user);
       if (user?.kind === "mailbox") this.stores.changes.publish({ userId: user.user.id, mailboxId: m.mailboxId, kind: "append", uids: [m.uid], modseq: m.modseq });
       this.log.info(
-        { qid: message.id, to: recipient.address, mailbox: `${targets[i].user}/${targets[i].mailbox}`, uid: m.uid, relay: "local", status: "sent", delay: (Date.now() - message.receivedAt) / 1000 },
+        { qid: message.id, sid, to: recipient.address, mailbox: `${targets[i].user}/${targets[i].mailbox}`, uid: m.uid, relay: "local", status: "sent", delay: (Date.now() - message.receivedAt) / 1000 },
         "delivered",
       );
     });

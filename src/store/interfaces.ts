@@ -30,6 +30,8 @@ export interface BlobStore {
   remove(id: string): Promise<void>;
   /** Makes the creation of blobs finished so far durable (directory entries). */
   sync(): Promise<void>;
+  /** Every blob id with its last-modified time, for the orphan sweep. */
+  list(): AsyncIterable<{ id: string; modifiedAt: number }>;
 }
 
 // ---------------------------------------------------------------- directory
@@ -122,6 +124,8 @@ export interface MailboxStore {
   expunge(mailboxId: number, uids: number[]): Promise<{ expunged: number[]; orphanBlobs: string[] }>;
   /** Blob ids whose last reference went away outside expunge/purge (e.g. a removed user); their rows are deleted. */
   takeOrphanBlobs(): Promise<string[]>;
+  /** Those of the given blob ids that the store still references (queue or mailbox). */
+  referencedBlobs(ids: string[]): Promise<Set<string>>;
 }
 
 // ---------------------------------------------------------------- queue

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { BlobStore, BlobWriter } from "../interfaces.js";
 import { newQueueId } from "../../queue/queue-id.js";
 
@@ -74,8 +74,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   read(id: string, start = 0, end?: number): Readable {
-    if (end !== undefined && end <= start) return fs.createReadStream(this.pathOf(id), { start: 0, end: -1 });
-    return fs.createReadStream(this.pathOf(id), { start, end: end === undefined ? undefined : end - 1, highWaterMark: 256 * 1024 });
+    const file = this.pathOf(id);
+    if (end !== undefined && end <= start) return Readable.from([]);
+    return fs.createReadStream(file, { start, end: end === undefined ? undefined : end - 1, highWaterMark: 256 * 1024 });
   }
 
   async readAll(id: string): Promise<Buffer> {
@@ -84,6 +85,22 @@ export class FsBlobStore implements BlobStore {
 
   async remove(id: string): Promise<void> {
     await fsp.rm(this.pathOf(id), { force: true });
+  }
+
+  async *list(): AsyncIterable<{ id: string; modifiedAt: number }> {
+    for (const dir of await fsp.readdir(this.root)) {
+      let names: string[];
+      try {
+        names = await fsp.readdir(path.join(this.root, dir));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (!ID_PATTERN.test(name)) continue;
+        const stat = await fsp.stat(path.join(this.root, dir, name)).catch(() => undefined);
+        if (stat?.isFile()) yield { id: name, modifiedAt: stat.mtimeMs };
+      }
+    }
   }
 
   async sync(): Promise<void> {

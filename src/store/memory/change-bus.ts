@@ -7,7 +7,13 @@ export class MemoryChangeBus implements ChangeBus {
   private readonly listeners = new Map<number, Set<(change: MailboxChange) => void>>();
 
   publish(change: MailboxChange): void {
-    for (const listener of this.listeners.get(change.userId) ?? []) listener(change);
+    for (const listener of this.listeners.get(change.userId) ?? []) {
+      try {
+        listener(change);
+      } catch {
+        // one broken session must not keep the change from the others
+      }
+    }
   }
 
   subscribe(userId: number, listener: (change: MailboxChange) => void): () => void {
@@ -16,7 +22,7 @@ export class MemoryChangeBus implements ChangeBus {
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.listeners.delete(userId);
+      if (set.size === 0 && this.listeners.get(userId) === set) this.listeners.delete(userId);
     };
   }
 }

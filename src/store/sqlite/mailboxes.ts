@@ -87,6 +87,11 @@ export class SqliteMailboxes implements MailboxStore {
     });
   }
 
+  async referencedBlobs(ids: string[]): Promise<Set<string>> {
+    const find = sql(this.db, "SELECT 1 FROM blobs WHERE id = ?");
+    return new Set(ids.filter((id) => find.get(id) !== undefined));
+  }
+
   async takeOrphanBlobs(): Promise<string[]> {
     return inTransaction(this.db, () =>
       (sql(this.db, "DELETE FROM blobs WHERE refs <= 0 RETURNING id").all() as { id: string }[]).map((r) => r.id),
