@@ -15,9 +15,11 @@ export class DnsResolver {
     if (servers && servers.length > 0) this.resolver.setServers(servers);
   }
 
+  /** PTR names of an address, asked of DNS (not /etc/hosts, which reverse() would consult first). */
   async ptr(address: string): Promise<Lookup<string[]>> {
-    if (!net.isIP(address)) return { ok: false, kind: "nxdomain", error: "not an IP address" };
-    return this.run(() => this.resolver.reverse(address));
+    const name = reverseName(address);
+    if (!name) return { ok: false, kind: "nxdomain", error: "not an IP address" };
+    return this.run(() => this.resolver.resolvePtr(name));
   }
 
   async mx(domain: string): Promise<Lookup<{ exchange: string; priority: number }[]>> {
@@ -61,4 +63,17 @@ export class DnsResolver {
       return { ok: false, kind: "temporary", error: String(code ?? (err as Error).message) };
     }
   }
+}
+
+/** "192.0.2.1" → "1.2.0.192.in-addr.arpa"; IPv6 as nibbles under ip6.arpa (RFC 3596 §2.5). */
+export function reverseName(address: string): string | undefined {
+  if (net.isIPv4(address)) return `${address.split(".").reverse().join(".")}.in-addr.arpa`;
+  if (!net.isIPv6(address)) return undefined;
+  const [head, tail = ""] = address.split("::");
+  const groups = (s: string) => (s === "" ? [] : s.split(":"));
+  const left = groups(head);
+  const right = groups(tail);
+  if (right.length && right[right.length - 1].includes(".")) return undefined; // embedded IPv4 forms: not needed here
+  const full = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right].map((g) => g.padStart(4, "0"));
+  return `${full.join("").split("").reverse().join(".")}.ip6.arpa`;
 }
