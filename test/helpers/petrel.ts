@@ -111,8 +111,9 @@ export async function startPetrel(opts: StartOptions = {}): Promise<PetrelServer
     running.add(proc);
     exit = new Promise((resolve) => {
       proc.on("error", (err) => onLine(`spawn error: ${err.message}`));
-      proc.on("close", (code) => {
+      proc.on("close", (code, signal) => {
         running.delete(proc);
+        onLine(`[petrel exited: ${signal ? `signal ${signal}` : `code ${code}`}]`);
         exited = true;
         changed.forEach((wake) => wake());
         resolve(code);
