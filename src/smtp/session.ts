@@ -52,7 +52,9 @@ const MAX_BUFFERED_INPUT = 1024 * 1024;
 export class SmtpSession {
   readonly id = randomBytes(6).toString("hex");
   private socket: net.Socket;
-  private input: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet processed, in arrival order (no copying while a message streams in). */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private busy = false;
   private closed = false;
   private helo: string | undefined;
@@ -88,9 +90,27 @@ export class SmtpSession {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
-    if (this.input.length > MAX_BUFFERED_INPUT) this.socket.pause();
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered > MAX_BUFFERED_INPUT) this.socket.pause();
     if (!this.busy) void this.pump();
+  }
+
+  private takeChunk(): Buffer {
+    const chunk = this.chunks.shift()!;
+    this.buffered -= chunk.length;
+    return chunk;
+  }
+
+  private unshiftInput(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.unshift(chunk);
+    this.buffered += chunk.length;
+  }
+
+  private discardInput(): void {
+    this.chunks = [];
+    this.buffered = 0;
   }
 
   /** Works through buffered input one command (or data chunk) at a time; replies go out corked together. */
@@ -98,23 +118,24 @@ export class SmtpSession {
     this.busy = true;
     this.socket.cork();
     try {
-      while (!this.closed && this.input.length > 0) {
+      while (!this.closed && this.buffered > 0) {
         if (this.data) {
-          const chunk = this.input;
-          this.input = Buffer.alloc(0);
-          await this.onDataChunk(chunk);
+          await this.onDataChunk(this.takeChunk());
           continue;
         }
-        const nl = this.input.indexOf(0x0a);
+        if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+        const input = this.chunks[0];
+        const nl = input.indexOf(0x0a);
         if (nl === -1) {
-          if (this.input.length > this.ctx.config.smtp.max_line_length) {
-            this.input = Buffer.alloc(0);
+          if (input.length > this.ctx.config.smtp.max_line_length) {
+            this.discardInput();
             this.fail(reply(500, "5.5.2", "Line too long"));
           }
           break;
         }
-        const raw = this.input.subarray(0, nl + 1);
-        this.input = this.input.subarray(nl + 1);
+        const raw = input.subarray(0, nl + 1);
+        this.takeChunk();
+        this.unshiftInput(input.subarray(nl + 1));
         if (raw.length > this.ctx.config.smtp.max_line_length) {
           this.fail(reply(500, "5.5.2", "Line too long"));
           continue;
@@ -129,7 +150,7 @@ export class SmtpSession {
       this.busy = false;
       if (!this.closed) {
         this.socket.uncork();
-        if (this.socket.isPaused() && this.input.length < MAX_BUFFERED_INPUT) this.socket.resume();
+        if (this.socket.isPaused() && this.buffered < MAX_BUFFERED_INPUT) this.socket.resume();
       }
     }
   }
@@ -288,7 +309,7 @@ export class SmtpSession {
     if (!result) return;
     this.data = undefined;
     this.socket.setTimeout(this.ctx.config.smtp.command_timeout);
-    this.input = result.rest.length > 0 ? Buffer.concat([result.rest, this.input]) : this.input;
+    this.unshiftInput(result.rest);
     const tx = this.tx!;
     this.tx = undefined;
     const refuse = async (r: Reply, why: string) => {
@@ -342,7 +363,7 @@ export class SmtpSession {
     if (this.tlsInfo) return this.fail(reply(503, "5.5.1", "Error: TLS already active"));
     if (!this.extended) return this.fail(reply(503, "5.5.1", "Error: send EHLO first"));
     this.write(reply(220, "2.0.0", "Ready to start TLS"));
-    this.input = Buffer.alloc(0); // anything pipelined after STARTTLS is discarded (RFC 3207 §4.2)
+    this.discardInput(); // anything pipelined after STARTTLS is discarded (RFC 3207 §4.2)
     const plain = this.socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
@@ -359,7 +380,7 @@ export class SmtpSession {
       this.helo = undefined;
       this.extended = false;
       this.busy = false;
-      if (this.input.length > 0) void this.pump();
+      if (this.buffered > 0) void this.pump();
     });
     this.attach(secure);
   }
