@@ -43,11 +43,13 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`petrel ${version()}\n`);
         return 0;
       case undefined:
+        process.stderr.write(`petrel: no verb given; "petrel help" lists them\n`);
+        return 64;
       case "help":
       case "--help":
       case "-h":
         process.stdout.write(`${USAGE}\n`);
-        return verb === undefined ? 64 : 0;
+        return 0;
       case "sendmail":
         return await sendmailVerb(rest);
       case "config": {

@@ -63,6 +63,8 @@ export class SmtpSession {
   private tx: Transaction | undefined;
   private data: { receiver: DataReceiver; blob: BlobWriter | undefined; failed: boolean } | undefined;
   private errors = 0;
+  /** The rest of an over-long line is dropped up to its LF, never run as a command. */
+  private skipToNewline = false;
   private readonly clientAddress: string;
   private clientName: Promise<string | undefined>;
   private readonly log: Logger;
@@ -126,9 +128,17 @@ export class SmtpSession {
         if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
         const input = this.chunks[0];
         const nl = input.indexOf(0x0a);
+        if (this.skipToNewline) {
+          this.takeChunk();
+          if (nl === -1) break;
+          this.unshiftInput(input.subarray(nl + 1));
+          this.skipToNewline = false;
+          continue;
+        }
         if (nl === -1) {
           if (input.length > this.ctx.config.smtp.max_line_length) {
             this.discardInput();
+            this.skipToNewline = true;
             this.fail(reply(500, "5.5.2", "Line too long"));
           }
           break;

@@ -31,12 +31,12 @@ export interface DnsServerHandle {
 const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4 } as const;
 const TTL = 60;
 
-export async function startDnsServer(records: DnsRecords, host = "127.0.0.1"): Promise<DnsServerHandle> {
+export async function startDnsServer(records: DnsRecords, host = "127.0.0.1", fixedPort = 0): Promise<DnsServerHandle> {
   if (!(host.startsWith("127.") || host === "::1")) throw new Error(`DNS test server must bind a loopback address, not ${host}`);
   let table = buildTable(records);
   const queries: { name: string; type: string }[] = [];
   const answer = (query: DecodedPacket, limit: number) => respond(query, table, queries, limit);
-  const { udp, tcp, port } = await bindBoth(host, answer);
+  const { udp, tcp, port } = await bindBoth(host, answer, fixedPort);
   return {
     address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
     port,
@@ -60,12 +60,12 @@ type Responder = (query: DecodedPacket, limit: number) => Buffer;
 const openSockets = new WeakMap<net.Server, Set<net.Socket>>();
 
 /** Binds UDP on an ephemeral port, then TCP on the same number (retrying on a clash). */
-async function bindBoth(host: string, answer: Responder) {
+async function bindBoth(host: string, answer: Responder, fixedPort = 0) {
   for (let attempt = 0; ; attempt++) {
     const udp = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
     await new Promise<void>((resolve, reject) => {
       udp.once("error", reject);
-      udp.bind(0, host, () => {
+      udp.bind(fixedPort, host, () => {
         udp.off("error", reject);
         resolve();
       });
@@ -82,7 +82,7 @@ async function bindBoth(host: string, answer: Responder) {
       });
     } catch (err) {
       udp.close();
-      if (attempt < 10 && (err as NodeJS.ErrnoException).code === "EADDRINUSE") continue;
+      if (fixedPort === 0 && attempt < 10 && (err as NodeJS.ErrnoException).code === "EADDRINUSE") continue;
       throw err;
     }
     udp.on("message", (msg, rinfo) => {
