@@ -6,7 +6,6 @@ import { ConfigError } from "../config/load.js";
 import { parseArgs, UsageError } from "./args.js";
 import { createContext } from "./context.js";
 import { aliasVerb, domainVerb, userVerb } from "./directory.js";
-import { serveVerb } from "./serve.js";
 import { queueVerb } from "./queue.js";
 import { exportVerb, importVerb } from "./mbox.js";
 import { sendmailVerb } from "./sendmail.js";
@@ -73,7 +72,8 @@ export async function main(argv: string[]): Promise<number> {
         const args = parseArgs(rest, ["config", "quota", "mailbox"], ["json", "password-stdin"]);
         const ctx = createContext(args.options.get("config"), args.flags.has("json"));
         try {
-          if (verb === "serve") return await serveVerb(ctx);
+          // The server's code is loaded only to serve, so every other verb starts fast.
+          if (verb === "serve") return await (await import("./serve.js")).serveVerb(ctx);
           const verbs = { domain: domainVerb, user: userVerb, alias: aliasVerb, queue: queueVerb, export: exportVerb, import: importVerb };
           await verbs[verb](ctx, args);
           return 0;
