@@ -21,7 +21,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const stores = openStores(config.data_dir);
+  const stores = openStores(config.data_dir, { asyncFsync: true });
   const resolver = new RecipientResolver(stores.directory);
   const dns = new DnsResolver(config.dns.servers, config.dns.timeout);
   const acceptor = new Acceptor(stores, log);

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Stores } from "./interfaces.js";
-import { openDatabase } from "./sqlite/db.js";
+import { closeDatabase, openDatabase } from "./sqlite/db.js";
 import { SqliteDirectory } from "./sqlite/directory.js";
 import { SqliteMailboxes } from "./sqlite/mailboxes.js";
 import { SqliteQueue } from "./sqlite/queue.js";
@@ -12,9 +12,10 @@ import { SqliteCounters } from "./sqlite/counters.js";
 import { FsBlobStore } from "./fs-blob/blobs.js";
 import { MemoryChangeBus } from "./memory/change-bus.js";
 
-export function openStores(dataDir: string): Stores {
+/** `asyncFsync` for the long-running server (see store/sqlite/db.ts); CLI verbs commit with plain fsync. */
+export function openStores(dataDir: string, options: { asyncFsync?: boolean } = {}): Stores {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(path.join(dataDir, "petrel.db"));
+  const db = openDatabase(path.join(dataDir, "petrel.db"), options);
   return {
     directory: new SqliteDirectory(db),
     mailboxes: new SqliteMailboxes(db),
@@ -23,7 +24,7 @@ export function openStores(dataDir: string): Stores {
     blobs: new FsBlobStore(path.join(dataDir, "blobs")),
     changes: new MemoryChangeBus(),
     async close() {
-      db.close();
+      closeDatabase(db);
     },
   };
 }

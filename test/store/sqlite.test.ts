@@ -14,24 +14,27 @@ import { addUser, deliver, putBlob, queueMessage, T0 } from "./contract-helpers.
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "petrel-store-"));
 
-storeContract("sqlite+fs", async () => {
-  const dir = tempDir();
-  const stores = openStores(dir);
-  return {
-    stores,
-    async cleanup() {
-      await stores.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+for (const asyncFsync of [false, true]) {
+  // Both ways the server and the CLI commit: fsync on commit, and the server's fsync on the thread pool.
+  storeContract(`sqlite+fs${asyncFsync ? " (async fsync)" : ""}`, async () => {
+    const dir = tempDir();
+    const stores = openStores(dir, { asyncFsync });
+    return {
+      stores,
+      async cleanup() {
+        await stores.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
 
 describe("sqlite+fs: one data dir, several Stores", () => {
   /** Runs fn with two Stores open on one fresh data dir, then closes both and removes the dir. */
   async function withTwo(fn: (a: Stores, b: Stores, dir: string) => Promise<void>): Promise<void> {
     const dir = tempDir();
-    const a = openStores(dir);
-    const b = openStores(dir);
+    const a = openStores(dir, { asyncFsync: true }); // the server
+    const b = openStores(dir); // a CLI verb
     try {
       await fn(a, b, dir);
     } finally {

@@ -3,6 +3,7 @@
 // schema current. Several processes (the server and `petrel` CLI verbs) share
 // one database file; busy_timeout lets them take turns.
 import Database from "better-sqlite3";
+import fsp, { type FileHandle } from "node:fs/promises";
 
 export type Db = Database.Database;
 
@@ -76,12 +77,23 @@ CREATE INDEX IF NOT EXISTS counter_hits_key ON counter_hits (key, at);
 CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
-export function openDatabase(file: string): Db {
+export interface OpenOptions {
+  /**
+   * Commit without blocking the event loop on fsync: SQLite writes the WAL
+   * (synchronous=OFF) and durable() fsyncs it on the thread pool, shared by
+   * every commit since the last fsync; checkpoints run with synchronous=FULL.
+   * Off (plain synchronous=FULL) for short-lived CLI processes.
+   */
+  asyncFsync?: boolean;
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 10000");
+  db.pragma("journal_size_limit = 67108864"); // the WAL shrinks back to 64 MB after a burst
   db.exec("BEGIN IMMEDIATE");
   try {
     db.exec(SCHEMA);
@@ -96,8 +108,85 @@ export function openDatabase(file: string): Db {
     db.close();
     throw err;
   }
+  if (options.asyncFsync) syncers.set(db, new WalSyncer(db, `${file}-wal`));
   return db;
 }
+
+/** Closes the database, checkpointing the WAL durably first. */
+export function closeDatabase(db: Db): void {
+  syncers.get(db)?.stop();
+  db.pragma("synchronous = FULL");
+  db.close();
+}
+
+const syncers = new WeakMap<Db, WalSyncer>();
+
+/**
+ * Resolves once every transaction committed so far is on disk. Mutations of
+ * the backends await it before they resolve, so "resolved" means "durable".
+ */
+export function durable(db: Db): Promise<void> {
+  return syncers.get(db)?.sync() ?? Promise.resolve();
+}
+
+/** durable(db), then `value`. */
+export async function durably<T>(db: Db, value: T): Promise<T> {
+  await durable(db);
+  return value;
+}
+
+class WalSyncer {
+  private handle: Promise<FileHandle> | undefined;
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly db: Db, private readonly walFile: string) {
+    db.pragma("synchronous = OFF");
+    db.pragma("wal_autocheckpoint = 0");
+    this.timer = setInterval(() => this.checkpoint(), CHECKPOINT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Coalesces callers: one fsync covers every commit made before it started. */
+  sync(): Promise<void> {
+    if (!this.running) {
+      this.running = this.fsyncWal().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.next ??= this.running.then(() => {
+      this.next = undefined;
+      return this.sync();
+    });
+    return this.next;
+  }
+
+  private async fsyncWal(): Promise<void> {
+    this.handle ??= fsp.open(this.walFile, "r");
+    await (await this.handle).sync();
+  }
+
+  /** Moves WAL pages into the database file, fsyncing both (so the WAL may be reused safely). */
+  private checkpoint(): void {
+    try {
+      this.db.pragma("synchronous = FULL");
+      this.db.pragma("wal_checkpoint(PASSIVE)");
+    } catch {
+      // busy or closing: the next interval tries again
+    } finally {
+      if (this.db.open) this.db.pragma("synchronous = OFF");
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    void this.handle?.then((h) => h.close()).catch(() => {});
+  }
+}
+
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 /** Runs fn in one IMMEDIATE transaction (taken at once, so writers never deadlock on upgrade). */
 export function inTransaction<T>(db: Db, fn: () => T): T {

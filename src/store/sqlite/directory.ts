@@ -2,7 +2,7 @@
 // Trusted with password hashes (never plaintext). Addresses arrive
 // normalised (lower-case) from directory/address.ts.
 import type { AliasRecord, DirectoryStore, UserRecord } from "../interfaces.js";
-import { inTransaction, nextUidValidity, sql, type Db } from "./db.js";
+import { durable, durably, inTransaction, nextUidValidity, sql, type Db } from "./db.js";
 
 /** The mailboxes every user starts with; special-use attributes of RFC 6154. */
 export const STANDARD_MAILBOXES: [string, string | null][] = [
@@ -25,10 +25,12 @@ export class SqliteDirectory implements DirectoryStore {
 
   async addDomain(domain: string): Promise<void> {
     sql(this.db, "INSERT OR IGNORE INTO domains (name) VALUES (?)").run(domain);
+    await durable(this.db);
   }
 
   async removeDomain(domain: string): Promise<void> {
     sql(this.db, "DELETE FROM domains WHERE name = ?").run(domain);
+    await durable(this.db);
   }
 
   async listDomains(): Promise<string[]> {
@@ -40,7 +42,7 @@ export class SqliteDirectory implements DirectoryStore {
   }
 
   async addUser(address: string, passwordHash: string, quota: number): Promise<UserRecord> {
-    return inTransaction(this.db, () => {
+    return durably(this.db, inTransaction(this.db, () => {
       const now = Date.now();
       const { lastInsertRowid } = sql(this.db, "INSERT INTO users (address, password_hash, quota, created_at) VALUES (?, ?, ?, ?)")
         .run(address, passwordHash, quota, now);
@@ -48,7 +50,7 @@ export class SqliteDirectory implements DirectoryStore {
       const insert = sql(this.db, "INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)");
       for (const [name, specialUse] of STANDARD_MAILBOXES) insert.run(userId, name, specialUse, nextUidValidity(this.db));
       return { id: userId, address, passwordHash, quota, usage: 0, createdAt: now };
-    });
+    }));
   }
 
   async removeUser(address: string): Promise<void> {
@@ -64,6 +66,7 @@ export class SqliteDirectory implements DirectoryStore {
         .run(user.id, user.id);
       sql(this.db, "DELETE FROM users WHERE id = ?").run(user.id);
     });
+    await durable(this.db);
   }
 
   async getUser(address: string): Promise<UserRecord | undefined> {
@@ -85,18 +88,22 @@ export class SqliteDirectory implements DirectoryStore {
 
   async setPassword(address: string, passwordHash: string): Promise<void> {
     sql(this.db, "UPDATE users SET password_hash = ? WHERE address = ?").run(passwordHash, address);
+    await durable(this.db);
   }
 
   async setQuota(address: string, quota: number): Promise<void> {
     sql(this.db, "UPDATE users SET quota = ? WHERE address = ?").run(quota, address);
+    await durable(this.db);
   }
 
   async setAlias(source: string, targets: string[]): Promise<void> {
     sql(this.db, "INSERT OR REPLACE INTO aliases (source, targets) VALUES (?, ?)").run(source, JSON.stringify(targets));
+    await durable(this.db);
   }
 
   async removeAlias(source: string): Promise<void> {
     sql(this.db, "DELETE FROM aliases WHERE source = ?").run(source);
+    await durable(this.db);
   }
 
   async getAlias(source: string): Promise<string[] | undefined> {

@@ -5,7 +5,7 @@
 // counted reference to a shared blob. Trusted to keep UIDs strictly ascending
 // and never reused within one UIDVALIDITY.
 import type { AppendRequest, MailboxRecord, MailboxStore, MessageRecord } from "../interfaces.js";
-import { inTransaction, nextUidValidity, sql, type Db } from "./db.js";
+import { durably, inTransaction, nextUidValidity, sql, type Db } from "./db.js";
 
 interface MailboxRow { id: number; user_id: number; name: string; special_use: string | null; uid_validity: number; uid_next: number; highest_modseq: number; subscribed: number }
 interface MessageRow { id: number; mailbox_id: number; uid: number; modseq: number; prefix: Buffer; blob_id: string; size: number; internal_date: number; flags: string }
@@ -24,11 +24,11 @@ export class SqliteMailboxes implements MailboxStore {
   constructor(private readonly db: Db) {}
 
   async createMailbox(userId: number, name: string, specialUse: string | null = null): Promise<MailboxRecord> {
-    return inTransaction(this.db, () => {
+    return durably(this.db, inTransaction(this.db, () => {
       const { lastInsertRowid } = sql(this.db, "INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)")
         .run(userId, name, specialUse, nextUidValidity(this.db));
       return toMailbox(sql(this.db, "SELECT * FROM mailboxes WHERE id = ?").get(lastInsertRowid) as MailboxRow);
-    });
+    }));
   }
 
   async getMailbox(userId: number, name: string): Promise<MailboxRecord | undefined> {
@@ -41,7 +41,7 @@ export class SqliteMailboxes implements MailboxStore {
   }
 
   async append(requests: AppendRequest[]): Promise<MessageRecord[]> {
-    return inTransaction(this.db, () => appendRows(this.db, requests));
+    return durably(this.db, inTransaction(this.db, () => appendRows(this.db, requests)));
   }
 
   async listMessages(mailboxId: number): Promise<MessageRecord[]> {
@@ -54,7 +54,7 @@ export class SqliteMailboxes implements MailboxStore {
   }
 
   async setFlags(mailboxId: number, uids: number[], flags: string[]): Promise<MessageRecord[]> {
-    return inTransaction(this.db, () => {
+    return durably(this.db, inTransaction(this.db, () => {
       const update = sql(this.db, "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ? RETURNING *");
       const changed: MessageRecord[] = [];
       for (const uid of uids) {
@@ -63,11 +63,11 @@ export class SqliteMailboxes implements MailboxStore {
         if (row) changed.push(toMessage(row));
       }
       return changed;
-    });
+    }));
   }
 
   async expunge(mailboxId: number, uids: number[]): Promise<{ expunged: number[]; orphanBlobs: string[] }> {
-    return inTransaction(this.db, () => {
+    return durably(this.db, inTransaction(this.db, () => {
       const remove = sql(this.db, "DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING blob_id, size");
       const expunged: number[] = [];
       const blobs: string[] = [];
@@ -84,7 +84,7 @@ export class SqliteMailboxes implements MailboxStore {
         sql(this.db, "UPDATE users SET usage = max(0, usage - ?) WHERE id = (SELECT user_id FROM mailboxes WHERE id = ?)").run(freed, mailboxId);
       }
       return { expunged, orphanBlobs: releaseBlobs(this.db, blobs) };
-    });
+    }));
   }
 
   async referencedBlobs(ids: string[]): Promise<Set<string>> {
@@ -93,9 +93,9 @@ export class SqliteMailboxes implements MailboxStore {
   }
 
   async takeOrphanBlobs(): Promise<string[]> {
-    return inTransaction(this.db, () =>
+    return durably(this.db, inTransaction(this.db, () =>
       (sql(this.db, "DELETE FROM blobs WHERE refs <= 0 RETURNING id").all() as { id: string }[]).map((r) => r.id),
-    );
+    ));
   }
 }
 

@@ -5,7 +5,7 @@
 import type {
   LocalDeliveryCommit, MessageRecord, NewQueuedMessage, QueuedMessage, QueuedRecipient, QueueStore, RecipientState,
 } from "../interfaces.js";
-import { inTransaction, sql, type Db } from "./db.js";
+import { durable, durably, inTransaction, sql, type Db } from "./db.js";
 import { appendRows, releaseBlobs } from "./mailboxes.js";
 
 interface RecipientRow { id: number; message_id: string; address: string; orcpt: string | null; notify: string | null; state: string; attempts: number; next_attempt: number; last_error: string | null }
@@ -31,22 +31,11 @@ export class SqliteQueue implements QueueStore {
         for (const r of m.recipients) insertRecipient.run(m.id, r.address, r.orcpt ?? null, r.notify ?? null, m.receivedAt);
       }
     });
+    await durable(db);
   }
 
+  /** A lease need not survive a power cut (a lost lease is simply taken again): no durable() wait. */
   async lease(owner: string, now: number, leaseUntil: number, limit: number): Promise<QueuedRecipient[]> {
-    const db = this.db;
-    // A lease need not survive a power cut (a lost lease is simply taken
-    // again), so this one commit skips the WAL fsync; the next durable commit
-    // covers it.
-    db.pragma("synchronous = NORMAL");
-    try {
-      return this.leaseNow(owner, now, leaseUntil, limit);
-    } finally {
-      db.pragma("synchronous = FULL");
-    }
-  }
-
-  private leaseNow(owner: string, now: number, leaseUntil: number, limit: number): QueuedRecipient[] {
     const db = this.db;
     return inTransaction(db, () => {
       const rows = sql(
@@ -85,7 +74,7 @@ export class SqliteQueue implements QueueStore {
 
   async commitLocalDelivery(commit: LocalDeliveryCommit): Promise<{ messages: MessageRecord[]; orphanBlobs: string[] }> {
     const db = this.db;
-    return inTransaction(db, () => {
+    return durably(db, inTransaction(db, () => {
       const messages = appendRows(db, commit.appends);
       const done = sql(db, "UPDATE queue_recipients SET state = 'done', lease_owner = NULL, last_error = NULL WHERE id = ? RETURNING message_id");
       const touched = new Set<string>();
@@ -94,7 +83,7 @@ export class SqliteQueue implements QueueStore {
         if (row) touched.add(row.message_id);
       }
       return { messages, orphanBlobs: this.purgeComplete([...touched]) };
-    });
+    }));
   }
 
   /** Inside a transaction: deletes those of the given queue messages with nothing left to deliver. */
@@ -115,36 +104,39 @@ export class SqliteQueue implements QueueStore {
   async defer(recipientId: number, error: string, nextAttempt: number): Promise<void> {
     sql(this.db, "UPDATE queue_recipients SET state = 'deferred', lease_owner = NULL, lease_until = 0, last_error = ?, next_attempt = ? WHERE id = ? AND state != 'hold'")
       .run(error, nextAttempt, recipientId);
+    await durable(this.db);
   }
 
   async fail(recipientId: number, error: string): Promise<void> {
     sql(this.db, "UPDATE queue_recipients SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ?").run(error, recipientId);
+    await durable(this.db);
   }
 
   async markDone(recipientId: number): Promise<void> {
     sql(this.db, "UPDATE queue_recipients SET state = 'done', lease_owner = NULL, last_error = NULL WHERE id = ?").run(recipientId);
+    await durable(this.db);
   }
 
   async hold(messageId: string): Promise<number> {
-    return sql(this.db, "UPDATE queue_recipients SET state = 'hold', lease_owner = NULL WHERE message_id = ? AND state IN ('incoming', 'deferred', 'active')")
-      .run(messageId).changes;
+    return durably(this.db, sql(this.db, "UPDATE queue_recipients SET state = 'hold', lease_owner = NULL WHERE message_id = ? AND state IN ('incoming', 'deferred', 'active')")
+      .run(messageId).changes);
   }
 
   async release(messageId: string): Promise<number> {
-    return sql(this.db, "UPDATE queue_recipients SET state = 'deferred', next_attempt = 0 WHERE message_id = ? AND state = 'hold'").run(messageId).changes;
+    return durably(this.db, sql(this.db, "UPDATE queue_recipients SET state = 'deferred', next_attempt = 0 WHERE message_id = ? AND state = 'hold'").run(messageId).changes);
   }
 
   async flush(messageId?: string): Promise<number> {
     const text = "UPDATE queue_recipients SET next_attempt = 0 WHERE state IN ('incoming', 'deferred')";
-    return messageId === undefined
+    return durably(this.db, messageId === undefined
       ? sql(this.db, text).run().changes
-      : sql(this.db, `${text} AND message_id = ?`).run(messageId).changes;
+      : sql(this.db, `${text} AND message_id = ?`).run(messageId).changes);
   }
 
   async purge(messageId?: string, opts: { force?: boolean } = {}): Promise<string[]> {
     const db = this.db;
     const complete = `NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = q.id AND r.state NOT IN ('done', 'failed'))`;
-    return inTransaction(db, () => {
+    const orphans = inTransaction(db, () => {
       type Row = { id: string; blob_id: string };
       const ids = messageId === undefined
         ? (sql(db, `SELECT id, blob_id FROM queue_messages q WHERE ${complete}`).all() as Row[])
@@ -155,5 +147,6 @@ export class SqliteQueue implements QueueStore {
       for (const row of ids) del.run(row.id);
       return releaseBlobs(db, ids.map((r) => r.blob_id));
     });
+    return durably(db, orphans);
   }
 }
