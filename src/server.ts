@@ -1,5 +1,5 @@
 // One `petrel serve` process: opens the stores, starts the queue scheduler
-// and every configured listener, and stops them in order. Listeners whose
+// and every configured listener (SMTP, POP3), and stops them in order. Listeners whose
 // protocol is not built yet are reported and skipped, never faked.
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log/logger.js";
@@ -11,9 +11,19 @@ import { QueueScheduler } from "./queue/scheduler.js";
 import { sweepOrphanBlobs } from "./queue/sweep.js";
 import { LocalDelivery } from "./delivery/local.js";
 import { NetworkList } from "./net/cidr.js";
-import { createSecureContext, loadTlsMaterial } from "./net/tls.js";
+import { createSecureContext, loadTlsMaterial, tlsOptions } from "./net/tls.js";
 import { listen, type Listener } from "./net/listener.js";
+import type { Socket } from "node:net";
 import { SmtpSession } from "./smtp/session.js";
+import { Pop3Session } from "./pop3/session.js";
+import { Authenticator } from "./directory/auth.js";
+
+interface ListenerSpec {
+  limits: { max_connections: number; max_connections_per_ip: number };
+  implicitTls?: boolean;
+  tooMany: (perAddress: boolean) => string;
+  session: (socket: Socket, listener: string) => { start(): void; onClosed: (() => void) | undefined };
+}
 
 export interface RunningServer {
   listeners: Listener[];
@@ -38,31 +48,55 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
   }
 
-  const listeners: Listener[] = [];
-  const sessions = new Set<SmtpSession>();
-  for (const [name, address] of Object.entries(config.listen)) {
-    if (!address) continue;
-    if (name !== "smtp") {
-      log.warn({ listener: name, address }, "listener not started: this protocol is not implemented yet");
-      continue;
-    }
-    const ctx = { config, log, stores, resolver, dns, acceptor, relayNetworks, secureContext, listener: name };
-    const listener = await listen({
-      name,
-      address,
-      maxConnections: config.smtp.max_connections,
-      maxPerAddress: config.smtp.max_connections_per_ip,
+  const smtpContext = { config, log, stores, resolver, dns, acceptor, relayNetworks, secureContext };
+  const auth = new Authenticator(stores.directory, stores.counters, {
+    failureDelayMs: config.auth.failure_delay, maxFailures: config.auth.max_failures, windowMs: config.auth.failure_window,
+  }, log);
+  const pop3Context = { config, log, stores, auth, plaintextNetworks: new NetworkList(config.auth.plaintext_networks), secureContext };
+  const stale = await stores.counters.releaseAll("pop3-maildrop:");
+  if (stale > 0) log.warn({ locks: stale }, "released POP3 maildrop locks left by a crash");
+
+  /** What each listener name speaks: its session, limits and "go away" line. */
+  const protocols: Record<string, ListenerSpec | undefined> = {
+    smtp: {
+      limits: config.smtp,
       tooMany: (perAddress) =>
         perAddress
           ? `421 4.7.0 ${config.hostname} Error: too many connections from your address\r\n`
           : `421 4.3.2 ${config.hostname} Error: too many connections, try again later\r\n`,
+      session: (socket, listener) => new SmtpSession({ ...smtpContext, listener }, socket),
+    },
+    pop3: {
+      limits: config.pop3,
+      tooMany: () => "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+      session: (socket, listener) => new Pop3Session({ ...pop3Context, listener }, socket),
+    },
+    pop3s: {
+      limits: config.pop3,
+      implicitTls: true,
+      tooMany: () => "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+      session: (socket, listener) => new Pop3Session({ ...pop3Context, listener }, socket),
+    },
+  };
+
+  const listeners: Listener[] = [];
+  for (const [name, address] of Object.entries(config.listen)) {
+    if (!address) continue;
+    const spec = protocols[name];
+    if (!spec) {
+      log.warn({ listener: name, address }, "listener not started: this protocol is not implemented yet");
+      continue;
+    }
+    const listener = await listen({
+      name,
+      address,
+      implicitTls: spec.implicitTls ? tlsOptions(tlsMaterial) : undefined,
+      maxConnections: spec.limits.max_connections,
+      maxPerAddress: spec.limits.max_connections_per_ip,
+      tooMany: spec.tooMany,
       onConnection: (socket, done) => {
-        const session = new SmtpSession(ctx, socket);
-        sessions.add(session);
-        session.onClosed = () => {
-          sessions.delete(session);
-          done();
-        };
+        const session = spec.session(socket, name);
+        session.onClosed = done;
         session.start();
       },
     });

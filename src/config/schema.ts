@@ -1,6 +1,7 @@
 // The petrel.toml schema (shared/OPERATOR.md is the contract): every key with
 // its type, default and a doc string. Unknown keys and wrong types are errors,
 // so a typo can never silently switch a protection off.
+import net from "node:net";
 import os from "node:os";
 import { z } from "zod";
 import { parseDuration, parseSize } from "./units.js";
@@ -30,9 +31,15 @@ const hostPort = (doc: string) =>
     message: 'must be "address:port" (IPv6 as "[::1]:port")',
   });
 
-const cidr = z.string().refine((s) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(s) || /^[0-9a-fA-F:.]+$/.test(s), {
-  message: 'must be a network like "192.0.2.0/24" or "2001:db8::/32"',
-});
+/** "192.0.2.0/24", "2001:db8::/32" or a single address. */
+function isNetwork(text: string): boolean {
+  const [address, prefix, ...rest] = text.split("/");
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+const cidr = z.string().refine(isNetwork, { message: 'must be a network like "192.0.2.0/24" or "2001:db8::/32"' });
 
 /** "127.0.0.1:2525" or "[::1]:2525" → host and port; undefined when malformed. */
 export function splitHostPort(text: string): { host: string; port: number } | undefined {
@@ -91,6 +98,24 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe("mail from the world (and, later, submission)"),
+  pop3: z
+    .strictObject({
+      idle_timeout: duration("idle time before a session is closed (RFC 1939 §3: at least 10 minutes)").prefault("10m"),
+      max_connections: z.number().int().min(1).describe("POP3 sessions at once, all clients").default(500),
+      max_connections_per_ip: z.number().int().min(1).describe("POP3 sessions at once from one client address").default(20),
+      max_errors: z.number().int().min(1).describe("failed or unknown commands in one session before it is closed").default(10),
+    })
+    .prefault({})
+    .describe("the POP3 and POP3S listeners (RFC 1939, RFC 2449)"),
+  auth: z
+    .strictObject({
+      plaintext_networks: z.array(cidr).describe("clients that may send passwords without TLS (loopback by default, for local tools)").default(["127.0.0.0/8", "::1/128"]),
+      failure_delay: duration("pause before a failed login is answered").prefault("1s"),
+      max_failures: z.number().int().min(1).describe("failed logins from one address within failure_window before it is blocked").default(10),
+      failure_window: duration("how long failed logins count, and how long a block lasts").prefault("15m"),
+    })
+    .prefault({})
+    .describe("password logins of every protocol, and the login throttle they share"),
   relay: z
     .strictObject({
       networks: z.array(cidr).describe("clients that may relay without AUTH (CIDR, v4 and v6)").default(["127.0.0.0/8", "::1/128"]),

@@ -9,7 +9,8 @@ import { unmapIPv4 } from "./cidr.js";
 export interface ListenerOptions {
   name: string;
   address: string;
-  implicitTls?: tls.SecureContext;
+  /** Certificate and key for implicit TLS from the first byte (465, 993, 995). */
+  implicitTls?: tls.TlsOptions;
   maxConnections: number;
   maxPerAddress: number;
   /** Written to a refused client, e.g. "421 4.7.0 too many connections\r\n". */
@@ -56,7 +57,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     options.onConnection(socket, done);
   };
   const server = options.implicitTls
-    ? tls.createServer({ secureContext: options.implicitTls }, handle)
+    ? tls.createServer(options.implicitTls, handle)
     : net.createServer(handle);
   server.on("tlsClientError", () => {});
   await new Promise<void>((resolve, reject) => {

@@ -41,8 +41,12 @@ export async function loadTlsMaterial(config: Config): Promise<TlsMaterial> {
   return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8"), source: `self-signed ${certFile}` };
 }
 
+export function tlsOptions(material: TlsMaterial): tls.SecureContextOptions {
+  return { cert: material.cert, key: material.key, minVersion: "TLSv1.2" };
+}
+
 export function createSecureContext(material: TlsMaterial): tls.SecureContext {
-  return tls.createSecureContext({ cert: material.cert, key: material.key, minVersion: "TLSv1.2" });
+  return tls.createSecureContext(tlsOptions(material));
 }
 
 /** "TLSv1.3" and "TLS_AES_256_GCM_SHA384" for Received lines and logs. */

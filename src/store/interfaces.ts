@@ -228,6 +228,8 @@ export interface CounterStore {
   /** Takes the lock when free or expired; true when `owner` now holds it. */
   acquire(key: string, owner: string, ttlMs: number, now?: number): Promise<boolean>;
   release(key: string, owner: string): Promise<void>;
+  /** Drops every lock whose key starts with `prefix` (locks of a crashed process, at start). */
+  releaseAll(prefix: string): Promise<number>;
 }
 
 export interface MailboxChange {

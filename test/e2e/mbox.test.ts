@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { blobPath } from "../helpers/stored.js";
 import { connect } from "../helpers/smtp-client.js";
 
 interface Row {
@@ -25,14 +26,6 @@ interface Row {
   internalDate: number;
 }
 
-function blobPath(server: PetrelServer, id: string): string {
-  const root = path.join(server.dir, "data", "blobs");
-  for (const dir of fs.readdirSync(root)) {
-    const file = path.join(root, dir, id);
-    if (fs.existsSync(file)) return file;
-  }
-  assert.fail(`blob ${id} not found under ${root}`);
-}
 
 /** Every message of a mailbox, in UID order, read from the store (read-only). */
 function mailbox(server: PetrelServer, address: string, name = "INBOX"): Row[] {

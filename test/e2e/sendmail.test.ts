@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { projectRoot, startPetrel, type CliResult, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
+import { blobPath } from "../helpers/stored.js";
 
 const MAILX = "/usr/bin/bsd-mailx";
 const USER = os.userInfo().username;
@@ -46,15 +47,6 @@ function readStored(server: PetrelServer, address: string, uid: number, mailbox 
   }
 }
 
-/** Where the blob store keeps a blob: data/blobs/<some fan-out directory>/<id> (the fan-out scheme is the store's business). */
-function blobPath(server: PetrelServer, id: string): string {
-  const root = path.join(server.dir, "data", "blobs");
-  for (const dir of fs.readdirSync(root)) {
-    const file = path.join(root, dir, id);
-    if (fs.existsSync(file)) return file;
-  }
-  assert.fail(`blob ${id} not found under ${root}`);
-}
 
 function queueCount(server: PetrelServer): number {
   const db = new Database(path.join(server.dir, "data", "petrel.db"), { readonly: true, fileMustExist: true });

@@ -11,8 +11,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
+import { stored, type Stored } from "../helpers/stored.js";
 import { connect, type SmtpClient } from "../helpers/smtp-client.js";
 
 // ------------------------------------------------------------ helpers
@@ -42,48 +42,8 @@ function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeo
   });
 }
 
-interface Stored {
-  /** Return-Path, Delivered-To and Received, as prepended by Petrel. */
-  prefix: string;
-  /** The message as the client sent it (dot-stuffing removed). */
-  body: Buffer;
-  size: number;
-}
 
-function findBlob(root: string, id: string): string | undefined {
-  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
-    const full = path.join(root, entry.name);
-    if (entry.isDirectory()) {
-      const found = findBlob(full, id);
-      if (found) return found;
-    } else if (entry.name === id) return full;
-  }
-  return undefined;
-}
 
-/** The messages in the INBOX of `address` whose Received header names queue id `qid`. */
-function stored(server: PetrelServer, address: string, qid: string): Stored[] {
-  const dataDir = path.join(server.dir, "data");
-  const db = new Database(path.join(dataDir, "petrel.db"), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db
-      .prepare(
-        `SELECT m.prefix AS prefix, m.blob_id AS blobId, m.size AS size FROM messages m
-         JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id
-         WHERE u.address = ? AND b.name = 'INBOX' ORDER BY m.uid`,
-      )
-      .all(address) as { prefix: Buffer; blobId: string; size: number }[];
-    return rows
-      .filter((r) => Buffer.from(r.prefix).toString("utf8").includes(`id ${qid}`))
-      .map((r) => {
-        const file = findBlob(path.join(dataDir, "blobs"), r.blobId);
-        assert.ok(file, `blob ${r.blobId} of ${qid} is missing`);
-        return { prefix: Buffer.from(r.prefix).toString("utf8"), body: fs.readFileSync(file), size: r.size };
-      });
-  } finally {
-    db.close();
-  }
-}
 
 /** The one copy of `qid` in the INBOX of `address`, once the delivery log line is there. */
 async function deliveredOnce(server: PetrelServer, address: string, qid: string): Promise<Stored> {

@@ -9,9 +9,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { findBlob, stored, type Stored } from "../helpers/stored.js";
 import { connect, type SmtpClient } from "../helpers/smtp-client.js";
 
 const MAX_SIZE = 25 * 1024 * 1024; // "25M"
@@ -19,47 +18,8 @@ const MB = 1024 * 1024;
 
 // ------------------------------------------------------------ helpers
 
-interface Stored {
-  prefix: string;
-  body: Buffer;
-  size: number;
-}
 
-function findBlob(root: string, id: string): string | undefined {
-  if (!fs.existsSync(root)) return undefined;
-  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
-    const full = path.join(root, entry.name);
-    if (entry.isDirectory()) {
-      const found = findBlob(full, id);
-      if (found) return found;
-    } else if (entry.name === id) return full;
-  }
-  return undefined;
-}
 
-/** The messages in the INBOX of `address` whose Received header names queue id `qid`. */
-function stored(server: PetrelServer, address: string, qid: string): Stored[] {
-  const dataDir = path.join(server.dir, "data");
-  const db = new Database(path.join(dataDir, "petrel.db"), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db
-      .prepare(
-        `SELECT m.prefix AS prefix, m.blob_id AS blobId, m.size AS size FROM messages m
-         JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id
-         WHERE u.address = ? AND b.name = 'INBOX' ORDER BY m.uid`,
-      )
-      .all(address) as { prefix: Buffer; blobId: string; size: number }[];
-    return rows
-      .filter((r) => Buffer.from(r.prefix).toString("utf8").includes(`id ${qid}`))
-      .map((r) => {
-        const file = findBlob(path.join(dataDir, "blobs"), r.blobId);
-        assert.ok(file, `blob ${r.blobId} of ${qid} is missing`);
-        return { prefix: Buffer.from(r.prefix).toString("utf8"), body: fs.readFileSync(file), size: r.size };
-      });
-  } finally {
-    db.close();
-  }
-}
 
 /** The one copy of `qid` in the INBOX of `address`, once it was delivered (to `address`, or `to` when an alias or sub-address led there). */
 async function deliveredOnce(server: PetrelServer, address: string, qid: string, to = address): Promise<Stored> {
@@ -243,7 +203,7 @@ describe("message size", () => {
     if (process.env.PETREL_TEST_VERBOSE) console.log(`RSS ${(baseline / MB).toFixed(1)} MB → peak ${(peak / MB).toFixed(1)} MB`);
     assert.ok(growth < 64 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB while receiving 40 MB (baseline ${(baseline / MB).toFixed(1)} MB)`);
     const refused = await server.waitForLog((e) => e.msg === "message refused" && e.why === "size");
-    assert.equal(findBlob(path.join(server.dir, "data", "blobs"), String(refused.qid)), undefined, "the refused message's blob must be removed");
+    assert.equal(findBlob(server, String(refused.qid)), undefined, "the refused message's blob must be removed");
     // The same connection goes on with a normal transaction.
     await begin(c, "small@outside.test", ["alice@example.test"]);
     const body = Buffer.from("Subject: after the big one\r\n\r\nsmall\r\n");

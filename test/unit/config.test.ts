@@ -52,6 +52,7 @@ describe("config", () => {
     assert.throws(() => parseConfigText(`[smtp]\ncommand_timeout = "5 minutes"\n`, "a.toml"), /smtp\.command_timeout.*not a duration/);
     assert.throws(() => parseConfigText(`[listen]\nsmtp = "localhost"\n`, "a.toml"), /listen\.smtp/);
     assert.throws(() => parseConfigText(`[relay]\nnetworks = ["everyone"]\n`, "a.toml"), /relay\.networks/);
+    assert.throws(() => parseConfigText(`[relay]\nnetworks = ["10.0.0.0/33"]\n`, "a.toml"), /relay\.networks\.0/);
     assert.throws(() => parseConfigText(`this is = not toml [`, "a.toml"), /a\.toml: not valid TOML/);
   });
 

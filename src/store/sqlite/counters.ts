@@ -36,6 +36,10 @@ export class SqliteCounters implements CounterStore {
     });
   }
 
+  async releaseAll(prefix: string): Promise<number> {
+    return sql(this.db, "DELETE FROM locks WHERE substr(key, 1, length(?)) = ?").run(prefix, prefix).changes;
+  }
+
   async release(key: string, owner: string): Promise<void> {
     sql(this.db, "DELETE FROM locks WHERE key = ? AND owner = ?").run(key, owner);
   }

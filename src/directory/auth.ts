@@ -1,0 +1,59 @@
+// Password logins for every protocol (SMTP AUTH, POP3, IMAP) with the login
+// throttle they share through the counters store: each failure is answered
+// after a delay, and a client address with too many failures in the window
+// is refused without its password being checked. Only the attacker's address
+// is blocked: a user logging in correctly from elsewhere is not affected.
+// SECURITY: one generic failure for a wrong user or a wrong password, and an
+// unknown user costs the same hash computation as a known one.
+import type { Logger } from "../log/logger.js";
+import type { CounterStore, DirectoryStore, UserRecord } from "../store/interfaces.js";
+import { normalizeAddress } from "./address.js";
+import { hashPassword, verifyPassword } from "./password.js";
+
+export interface ThrottleSettings {
+  /** Pause before a failure is answered. */
+  failureDelayMs: number;
+  /** Failures from one address within the window before it is blocked. */
+  maxFailures: number;
+  windowMs: number;
+}
+
+export type LoginResult = { ok: true; user: UserRecord } | { ok: false; reason: "invalid" | "blocked" };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class Authenticator {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly directory: DirectoryStore,
+    private readonly counters: CounterStore,
+    private readonly settings: ThrottleSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /** Checks a username (the full address) and password for a client at `client`. */
+  async login(username: string, password: string, client: string, protocol: string): Promise<LoginResult> {
+    const ipKey = `auth-fail:ip:${client}`;
+    const failures = await this.counters.count(ipKey, this.settings.windowMs);
+    if (failures >= this.settings.maxFailures) {
+      this.log.warn({ client, protocol, failures }, "login refused: too many failures from this address");
+      await sleep(this.settings.failureDelayMs);
+      return { ok: false, reason: "blocked" };
+    }
+    const address = normalizeAddress(username);
+    const user = address ? await this.directory.getUser(address) : undefined;
+    const valid = user
+      ? await verifyPassword(password, user.passwordHash)
+      : (await verifyPassword(password, await (this.dummyHash ??= hashPassword("not a real password"))), false);
+    if (valid && user) {
+      this.log.info({ client, protocol, user: user.address }, "login");
+      return { ok: true, user };
+    }
+    const count = await this.counters.hit(ipKey, this.settings.windowMs);
+    if (address) await this.counters.hit(`auth-fail:user:${address}`, this.settings.windowMs);
+    this.log.info({ client, protocol, user: address ?? username.slice(0, 100), failures: count }, "login failed");
+    await sleep(this.settings.failureDelayMs);
+    return { ok: false, reason: count >= this.settings.maxFailures ? "blocked" : "invalid" };
+  }
+}
