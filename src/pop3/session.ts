@@ -20,6 +20,7 @@ import { unmapIPv4 } from "../net/cidr.js";
 import { Mailstore } from "../mailstore/mailstore.js";
 import { Maildrop } from "./maildrop.js";
 import { DotStuffer } from "./dot-stuffing.js";
+import { parsePop3Command } from "./command.js";
 
 export interface Pop3Context {
   config: Config;
@@ -145,9 +146,7 @@ export class Pop3Session {
 
   private async line(line: string): Promise<void> {
     if (this.sasl) return this.saslResponse(line);
-    const space = line.indexOf(" ");
-    const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
-    const args = space === -1 ? [] : line.slice(space + 1).split(" ").filter((a) => a !== "");
+    const { verb, args, rest } = parsePop3Command(line);
     if (verb === "CAPA") return this.capa();
     if (verb === "QUIT") return this.quit();
     if (this.state === "authorization") {
@@ -155,7 +154,7 @@ export class Pop3Session {
         case "USER":
           return this.userCommand(args);
         case "PASS":
-          return this.passCommand(space === -1 ? "" : line.slice(space + 1));
+          return this.passCommand(rest);
         case "AUTH":
           return this.authCommand(args);
         case "STLS":
@@ -399,6 +398,7 @@ export class Pop3Session {
     } else {
       this.ok("Logging out");
     }
+    await this.releaseLock(); // before the client sees the connection close
     this.end();
   }
 

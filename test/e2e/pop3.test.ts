@@ -10,6 +10,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { connect as smtpConnect } from "../helpers/smtp-client.js";
+import fc from "fast-check";
 
 /** A raw POP3 client: single-line and multi-line responses, STLS. */
 class Pop3Client {
@@ -134,7 +135,7 @@ describe("POP3", () => {
   before(async () => {
     server = await startPetrel({
       listeners: ["smtp", "pop3", "pop3s"],
-      extraToml: `[auth]\nplaintext_networks = ["127.0.0.1/32", "127.0.0.4/32"]\nfailure_delay = "50ms"\nmax_failures = 5\n`,
+      extraToml: `[auth]\nplaintext_networks = ["127.0.0.1/32", "127.0.0.4/32", "127.0.0.9/32"]\nfailure_delay = "50ms"\nmax_failures = 5\n`,
     });
     pop3 = server.listeners.pop3.port;
     pop3s = server.listeners.pop3s.port;
@@ -289,6 +290,34 @@ describe("POP3", () => {
     assert.match(await c.cmd("FROB"), /^-ERR/);
     for (let i = 0; i < 10; i++) c.socket.write("FROB\r\n");
     await c.closed();
+  });
+
+  it("survives random and near-valid command sequences (live fuzz)", async () => {
+    const verbs = ["USER", "PASS", "STAT", "LIST", "RETR", "DELE", "TOP", "UIDL", "RSET", "NOOP", "CAPA", "AUTH", "APOP", "XYZ"];
+    const arg = fc.oneof(fc.nat({ max: 5 }).map(String), fc.integer().map(String), fc.string({ maxLength: 20 }), fc.constant("erin@example.test"), fc.constant("erin-secret"), fc.constant("PLAIN"));
+    const line = fc.oneof(
+      fc.tuple(fc.constantFrom(...verbs), fc.array(arg, { maxLength: 3 })).map(([v, a]) => [v, ...a].join(" ")),
+      fc.string({ unit: "binary", maxLength: 200 }).map((t) => t.replace(/[\r\n]/g, "")),
+    );
+    const script = fc.array(line, { minLength: 1, maxLength: 12 }).map((lines) => ["USER erin@example.test", "PASS erin-secret", ...lines]);
+    await server.cli(["user", "add", "erin@example.test", "--password-stdin"], "erin-secret\n");
+    await deliver("erin@example.test", "fuzz", ".dot\r\nbody\r\n");
+    const errorsBefore = server.entries.filter((e) => e.msg === "session error").length;
+    await fc.assert(
+      fc.asyncProperty(script, async (lines) => {
+        const c = await Pop3Client.open(pop3, "127.0.0.9"); // failures here block only this address
+        c.socket.write(lines.map((l) => `${l}\r\n`).join("") + "QUIT\r\n");
+        await c.closed();
+        const text = (c as unknown as { buffer: string }).buffer;
+        for (const l of text.split("\r\n").filter((x) => /^[+-]/.test(x))) assert.match(l, /^(\+OK|-ERR|\+ |\+$)/);
+      }),
+      { numRuns: 60 },
+    );
+    assert.equal(server.entries.filter((e) => e.msg === "session error").length, errorsBefore, "no session crashed");
+    const c = await Pop3Client.open(pop3);
+    await c.cmd("USER erin@example.test");
+    assert.match(await c.cmd("PASS erin-secret"), /^\+OK/);
+    await c.cmd("QUIT");
   });
 
   it("works with Python's poplib over STLS and pop3s", async () => {
