@@ -48,23 +48,37 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
   }
 
-  const smtpContext = { config, log, stores, resolver, dns, acceptor, relayNetworks, secureContext };
   const auth = new Authenticator(stores.directory, stores.counters, {
     failureDelayMs: config.auth.failure_delay, maxFailures: config.auth.max_failures, windowMs: config.auth.failure_window,
-  }, log);
-  const pop3Context = { config, log, stores, auth, plaintextNetworks: new NetworkList(config.auth.plaintext_networks), secureContext };
+    cacheMs: config.auth.cache_ttl,
+  }, log, config.relay.smtp_after_pop);
+  const plaintextNetworks = new NetworkList(config.auth.plaintext_networks);
+  const smtpContext = { config, log, stores, resolver, dns, acceptor, relayNetworks, secureContext, auth, plaintextNetworks };
+  const pop3Context = { config, log, stores, auth, plaintextNetworks, secureContext };
   const stale = await stores.counters.releaseAll("pop3-maildrop:");
   if (stale > 0) log.warn({ locks: stale }, "released POP3 maildrop locks left by a crash");
 
+  const smtpTooMany = (perAddress: boolean) =>
+    perAddress
+      ? `421 4.7.0 ${config.hostname} Error: too many connections from your address\r\n`
+      : `421 4.3.2 ${config.hostname} Error: too many connections, try again later\r\n`;
   /** What each listener name speaks: its session, limits and "go away" line. */
   const protocols: Record<string, ListenerSpec | undefined> = {
     smtp: {
       limits: config.smtp,
-      tooMany: (perAddress) =>
-        perAddress
-          ? `421 4.7.0 ${config.hostname} Error: too many connections from your address\r\n`
-          : `421 4.3.2 ${config.hostname} Error: too many connections, try again later\r\n`,
-      session: (socket, listener) => new SmtpSession({ ...smtpContext, listener }, socket),
+      tooMany: smtpTooMany,
+      session: (socket, listener) => new SmtpSession({ ...smtpContext, listener, requireAuth: false }, socket),
+    },
+    submission: {
+      limits: config.smtp,
+      tooMany: smtpTooMany,
+      session: (socket, listener) => new SmtpSession({ ...smtpContext, listener, requireAuth: true }, socket),
+    },
+    submissions: {
+      limits: config.smtp,
+      implicitTls: true,
+      tooMany: smtpTooMany,
+      session: (socket, listener) => new SmtpSession({ ...smtpContext, listener, requireAuth: true }, socket),
     },
     pop3: {
       limits: config.pop3,

@@ -98,6 +98,13 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe("mail from the world (and, later, submission)"),
+  submission: z
+    .strictObject({
+      max_messages_per_hour: z.number().int().min(1).describe("messages one authenticated user may send per hour").default(500),
+      max_recipients_per_hour: z.number().int().min(1).describe("recipients one authenticated user may send to per hour").default(2000),
+    })
+    .prefault({})
+    .describe("mail from authenticated users (submission, submissions, and AUTH on smtp)"),
   pop3: z
     .strictObject({
       idle_timeout: duration("idle time before a session is closed (RFC 1939 §3: at least 10 minutes)").prefault("10m"),
@@ -113,6 +120,7 @@ export const configSchema = z.strictObject({
       failure_delay: duration("pause before a failed login is answered").prefault("1s"),
       max_failures: z.number().int().min(1).describe("failed logins from one address within failure_window before it is blocked").default(10),
       failure_window: duration("how long failed logins count, and how long a block lasts").prefault("15m"),
+      cache_ttl: duration('how long a successful password check is remembered (an HMAC, never the password; "0s": off)').prefault("5m"),
     })
     .prefault({})
     .describe("password logins of every protocol, and the login throttle they share"),
@@ -121,6 +129,7 @@ export const configSchema = z.strictObject({
       networks: z.array(cidr).describe("clients that may relay without AUTH (CIDR, v4 and v6)").default(["127.0.0.0/8", "::1/128"]),
       domains: z.array(z.string()).describe("domains Petrel is a backup MX for (accept, hold, forward)").default([]),
       smarthost: hostPort("all non-local mail goes through this host").optional(),
+      smtp_after_pop: duration('a client that logged in over POP3 or IMAP this recently may relay from that address ("0s": off)').prefault("0s"),
     })
     .prefault({})
     .describe("who may send mail through Petrel to other domains"),

@@ -9,6 +9,8 @@ import type { Logger } from "../log/logger.js";
 import type { CounterStore, DirectoryStore, UserRecord } from "../store/interfaces.js";
 import { normalizeAddress } from "./address.js";
 import { hashPassword, verifyPassword } from "./password.js";
+import { recordMailboxLogin } from "./mailbox-logins.js";
+import { LoginCache } from "./login-cache.js";
 
 export interface ThrottleSettings {
   /** Pause before a failure is answered. */
@@ -16,6 +18,8 @@ export interface ThrottleSettings {
   /** Failures from one address within the window before it is blocked. */
   maxFailures: number;
   windowMs: number;
+  /** How long a successful check is remembered (0: never). */
+  cacheMs?: number;
 }
 
 export type LoginResult = { ok: true; user: UserRecord } | { ok: false; reason: "invalid" | "blocked" };
@@ -24,13 +28,18 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class Authenticator {
   private dummyHash: Promise<string> | undefined;
+  private readonly cache: LoginCache;
 
   constructor(
     private readonly directory: DirectoryStore,
     private readonly counters: CounterStore,
     private readonly settings: ThrottleSettings,
     private readonly log: Logger,
-  ) {}
+    /** relay.smtp_after_pop: POP3/IMAP logins are remembered this long per client address. */
+    private readonly mailboxLoginMemoryMs = 0,
+  ) {
+    this.cache = new LoginCache(settings.cacheMs ?? 0);
+  }
 
   /** Checks a username (the full address) and password for a client at `client`. */
   async login(username: string, password: string, client: string, protocol: string): Promise<LoginResult> {
@@ -44,10 +53,12 @@ export class Authenticator {
     const address = normalizeAddress(username);
     const user = address ? await this.directory.getUser(address) : undefined;
     const valid = user
-      ? await verifyPassword(password, user.passwordHash)
+      ? this.cache.check(user.id, user.passwordHash, password) || (await verifyPassword(password, user.passwordHash))
       : (await verifyPassword(password, await (this.dummyHash ??= hashPassword("not a real password"))), false);
     if (valid && user) {
+      this.cache.remember(user.id, user.passwordHash, password);
       this.log.info({ client, protocol, user: user.address }, "login");
+      if (protocol !== "smtp") await recordMailboxLogin(this.counters, client, this.mailboxLoginMemoryMs);
       return { ok: true, user };
     }
     const count = await this.counters.hit(ipKey, this.settings.windowMs);

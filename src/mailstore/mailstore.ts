@@ -22,7 +22,8 @@ export class Mailstore {
 
   /** The whole message, as RFC822.SIZE counts it. */
   async read(message: MessageRecord): Promise<Buffer> {
-    return Buffer.concat([message.prefix, await this.stores.blobs.readAll(message.blobId)]);
+    const body = await this.stores.blobs.readAll(message.blobId, message.size - message.prefix.length);
+    return message.prefix.length === 0 ? body : Buffer.concat([message.prefix, body]);
   }
 
   /** The message as a stream (prefix, then the blob), for large messages. */

@@ -60,7 +60,9 @@ export class Maildrop {
     if (expunged.length > 0) {
       stores.changes.publish({ userId: this.mailbox.userId, mailboxId: this.mailbox.id, kind: "expunge", uids: expunged, modseq: 0 });
     }
-    for (const blob of orphanBlobs) await stores.blobs.remove(blob);
+    // The messages are gone from the store; their files can go after the reply
+    // (a crash in between leaves files the orphan sweep removes at start).
+    void Promise.all(orphanBlobs.map((blob) => stores.blobs.remove(blob))).catch(() => {});
     return expunged.length;
   }
 }

@@ -19,6 +19,8 @@ export interface DataResult {
   tooBig: boolean;
   longestLine: number;
   receivedHeaders: number;
+  /** The header block (bounded), latin1, for policy checks such as From: ownership. */
+  header: string;
   /** Bytes received after the terminating "." line (pipelined commands). */
   rest: Buffer;
 }
@@ -36,6 +38,7 @@ export class DataReceiver {
   private headerBytes = 0;
   private headerDone = false;
   private receivedHeaders = 0;
+  private headerText = "";
 
   constructor(private readonly limits: DataLimits, private readonly sink: (chunk: Buffer) => Promise<void> | void) {}
 
@@ -55,7 +58,10 @@ export class DataReceiver {
         if (nl === pos + 2 && buf[pos + 1] === CR && this.prevLineCRLF) {
           await this.emit(out);
           this.finishHeader();
-          return { size: this.size, tooBig: this.tooBig, longestLine: this.longestLine, receivedHeaders: this.receivedHeaders, rest: buf.subarray(nl + 1) };
+          return {
+            size: this.size, tooBig: this.tooBig, longestLine: this.longestLine, receivedHeaders: this.receivedHeaders,
+            header: this.headerText, rest: buf.subarray(nl + 1),
+          };
         }
         pos += 1; // dot-stuffing: the first dot of a line is not data
         this.lineLength = 1;
@@ -119,6 +125,7 @@ export class DataReceiver {
     if (this.headerDone) return;
     this.headerDone = true;
     const text = Buffer.concat(this.header).toString("latin1");
+    this.headerText = text;
     this.receivedHeaders = (text.match(/^Received[ \t]*:/gim) ?? []).length;
     this.header = [];
   }

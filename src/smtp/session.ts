@@ -24,11 +24,22 @@ import type { BlobWriter } from "../store/interfaces.js";
 import { parseCommandLine, parseHeloName } from "./command.js";
 import { checkSmtpUtf8, parseMailFrom, parseRcptTo, type EsmtpParams } from "./address.js";
 import { checkRecipient } from "./policy.js";
+import { ownsAddress, takeSendingAllowance } from "./sender-policy.js";
+import { recentMailboxLogin } from "../directory/mailbox-logins.js";
+import type { Authenticator } from "../directory/auth.js";
+import { SASL_MECHANISMS, startSasl, type SaslExchange, type SaslStep } from "../directory/sasl.js";
+import type { UserRecord } from "../store/interfaces.js";
+import { parseAddressList } from "../sendmail/message.js";
 import { DataReceiver } from "./data-receiver.js";
 import { formatReply, reply, type Reply } from "./reply.js";
 
 export interface SmtpContext {
   config: Config;
+  auth: Authenticator;
+  /** Clients that may authenticate without TLS (auth.plaintext_networks). */
+  plaintextNetworks: NetworkList;
+  /** Submission listeners (587, 465): MAIL only after AUTH. */
+  requireAuth: boolean;
   log: Logger;
   stores: Stores;
   resolver: RecipientResolver;
@@ -63,6 +74,8 @@ export class SmtpSession {
   private tx: Transaction | undefined;
   private data: { receiver: DataReceiver; blob: BlobWriter | undefined; failed: boolean } | undefined;
   private errors = 0;
+  private user: UserRecord | undefined;
+  private sasl: SaslExchange | undefined;
   /** The rest of an over-long line is dropped up to its LF, never run as a command. */
   private skipToNewline = false;
   private readonly clientAddress: string;
@@ -180,6 +193,7 @@ export class SmtpSession {
   }
 
   private async command(line: string): Promise<void> {
+    if (this.sasl) return this.saslResponse(line);
     const cmd = parseCommandLine(line);
     if (!cmd) return this.fail(reply(500, "5.5.2", "Error: command not recognized"));
     switch (cmd.verb) {
@@ -211,7 +225,7 @@ export class SmtpSession {
       case "STARTTLS":
         return this.startTls(cmd.arg);
       case "AUTH":
-        return this.fail(reply(503, "5.5.1", "Error: authentication not enabled"));
+        return this.authCommand(cmd.arg);
       case "BDAT":
         return this.fail(reply(502, "5.5.1", "Error: command not implemented"));
       default:
@@ -233,13 +247,15 @@ export class SmtpSession {
     if (!this.extended) return this.write(reply(250, undefined, hostname));
     const lines = [hostname, "PIPELINING", `SIZE ${smtp.max_message_size}`, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"];
     if (!this.tlsInfo) lines.push("STARTTLS");
+    if (this.authAllowed()) lines.push(`AUTH ${SASL_MECHANISMS.join(" ")}`);
     lines.push("HELP");
     this.write(reply(250, undefined, lines));
   }
 
-  private mailCommand(arg: string): void {
+  private async mailCommand(arg: string): Promise<void> {
     if (!this.helo) return this.fail(reply(503, "5.5.1", "Error: send HELO/EHLO first"));
     if (this.tx) return this.fail(reply(503, "5.5.1", "Error: nested MAIL command"));
+    if (this.ctx.requireAuth && !this.user) return this.fail(reply(530, "5.7.0", "Authentication required"));
     const parsed = parseMailFrom(arg);
     if (!parsed.ok) return this.fail(reply(parsed.code, parsed.enhanced, parsed.message));
     const { sender, params } = parsed.value;
@@ -254,6 +270,10 @@ export class SmtpSession {
     const max = this.ctx.config.smtp.max_message_size;
     if (params.size !== undefined && params.size > max) {
       return this.fail(reply(552, "5.3.4", `Message size exceeds fixed limit of ${max} bytes`));
+    }
+    if (this.user && sender && !(await ownsAddress(this.ctx.stores.directory, this.user, sender.address))) {
+      this.log.info({ user: this.user.address, from: sender.address }, "sender not owned");
+      return this.fail(reply(553, "5.7.1", `<${sender.address}>: Sender address rejected: not owned by user ${this.user.address}`));
     }
     this.tx = { queueId: newQueueId(), sender: sender?.address ?? "", params, recipients: [] };
     this.log.info({ qid: this.tx.queueId, client: this.clientAddress, helo: this.helo, from: this.tx.sender, size: params.size }, "mail from");
@@ -280,7 +300,11 @@ export class SmtpSession {
       this.ctx.stores.directory,
       this.ctx.resolver,
       recipient,
-      { trustedNetwork: this.ctx.relayNetworks.contains(this.clientAddress), authenticated: false },
+      {
+        trustedNetwork: this.ctx.relayNetworks.contains(this.clientAddress) ||
+          (await recentMailboxLogin(this.ctx.stores.counters, this.clientAddress, this.ctx.config.relay.smtp_after_pop)),
+        authenticated: this.user !== undefined,
+      },
       tx.params.size ?? 0,
     );
     if (!verdict.ok) {
@@ -336,13 +360,22 @@ export class SmtpSession {
     if (result.receivedHeaders > smtp.max_received_headers) {
       return refuse(reply(554, "5.4.6", `Too many hops (${result.receivedHeaders} Received headers): mail loop?`), "loop");
     }
+    if (this.user) {
+      const owned = await Promise.all(parseAddressList(headerField(result.header, "from")).map((a) => ownsAddress(this.ctx.stores.directory, this.user!, a)));
+      if (owned.some((ok) => !ok)) return refuse(reply(553, "5.7.1", `From: header address not owned by user ${this.user.address}`), "from header");
+      const limits = this.ctx.config.submission;
+      const allowed = await takeSendingAllowance(this.ctx.stores.counters, this.user, tx.recipients.length, {
+        messagesPerHour: limits.max_messages_per_hour, recipientsPerHour: limits.max_recipients_per_hour,
+      });
+      if (!allowed) return refuse(reply(451, "4.7.1", "Sending limit reached for this hour, try again later"), "rate limit");
+    }
     const blob = await data.blob!.finish();
     const recipients = uniqueRecipients(tx.recipients);
     const trace = receivedHeader({
       helo: this.helo,
       clientAddress: this.clientAddress,
       clientName: await this.clientName,
-      protocol: protocolName({ extended: this.extended, tls: !!this.tlsInfo, auth: false, utf8: tx.params.smtputf8 === true }),
+      protocol: protocolName({ extended: this.extended, tls: !!this.tlsInfo, auth: this.user !== undefined, utf8: tx.params.smtputf8 === true }),
       tls: this.tlsInfo,
       hostname,
       queueId: tx.queueId,
@@ -357,7 +390,7 @@ export class SmtpSession {
         size: blob.size,
         receivedAt: Date.now(),
         trace,
-        origin: JSON.stringify({ sid: this.id, client: this.clientAddress, helo: this.helo, listener: this.ctx.listener }),
+        origin: JSON.stringify({ sid: this.id, client: this.clientAddress, helo: this.helo, listener: this.ctx.listener, user: this.user?.address }),
         recipients,
       });
     } catch (err) {
@@ -366,6 +399,49 @@ export class SmtpSession {
       return this.write(reply(451, "4.3.0", "Error: queue file write error, try again later"));
     }
     this.write(reply(250, "2.0.0", `Ok: queued as ${tx.queueId}`));
+  }
+
+  /** AUTH is offered over TLS, or without it only to auth.plaintext_networks (RFC 4954 §4, RFC 8314). */
+  private authAllowed(): boolean {
+    return this.tlsInfo !== undefined || this.ctx.plaintextNetworks.contains(this.clientAddress);
+  }
+
+  private async authCommand(arg: string): Promise<void> {
+    if (!this.extended) return this.fail(reply(503, "5.5.1", "Error: send EHLO first"));
+    if (this.user) return this.fail(reply(503, "5.5.1", "Error: already authenticated"));
+    if (this.tx) return this.fail(reply(503, "5.5.1", "Error: MAIL transaction in progress"));
+    if (!this.authAllowed()) return this.fail(reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
+    const [mechanism = "", initial, ...extra] = arg.split(" ");
+    if (extra.length) return this.fail(reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
+    const started = startSasl(mechanism, initial);
+    if (!started) return this.fail(reply(504, "5.5.4", "Unrecognized authentication type"));
+    this.sasl = started.exchange;
+    await this.saslStep(started.first);
+  }
+
+  private async saslResponse(line: string): Promise<void> {
+    if (line === "*") {
+      this.sasl = undefined;
+      return this.fail(reply(501, "5.0.0", "Authentication aborted"));
+    }
+    await this.saslStep(this.sasl!.respond(line));
+  }
+
+  private async saslStep(step: SaslStep): Promise<void> {
+    if (step.kind === "challenge") return this.write(reply(334, undefined, step.challenge));
+    this.sasl = undefined;
+    if (step.kind === "error") return this.fail(reply(501, "5.5.2", `Cannot decode response: ${step.message}`));
+    if (step.authzid && step.authzid.toLowerCase() !== step.username.toLowerCase()) {
+      return this.fail(reply(535, "5.7.8", "Authentication credentials invalid"));
+    }
+    const result = await this.ctx.auth.login(step.username, step.password, this.clientAddress, "smtp");
+    if (!result.ok) {
+      if (result.reason === "blocked") return this.fail(reply(454, "4.7.0", "Too many failed logins from your address, try again later"));
+      return this.fail(reply(535, "5.7.8", "Authentication credentials invalid"));
+    }
+    this.user = result.user;
+    this.log.info({ user: result.user.address, client: this.clientAddress }, "authenticated");
+    this.write(reply(235, "2.7.0", "Authentication successful"));
   }
 
   private startTls(arg: string): void {
@@ -387,6 +463,7 @@ export class SmtpSession {
       this.tlsInfo = describeTls(secure);
       this.log.info({ tls: this.tlsInfo.version, cipher: this.tlsInfo.cipher }, "starttls");
       this.resetTransaction("starttls");
+      this.user = undefined;
       this.helo = undefined;
       this.extended = false;
       this.busy = false;
@@ -435,4 +512,10 @@ function uniqueRecipients(recipients: Transaction["recipients"]): { address: str
     }
   }
   return [...seen.values()];
+}
+
+/** The unfolded value of the first header field called `name` in a header block, or "". */
+function headerField(header: string, name: string): string {
+  const m = new RegExp(`^${name}[ \\t]*:(.*(?:\\r\\n[ \\t].*)*)`, "im").exec(header);
+  return m ? m[1].replace(/\r\n/g, "") : "";
 }

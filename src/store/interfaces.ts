@@ -26,7 +26,8 @@ export interface BlobStore {
   create(id?: string): Promise<BlobWriter>;
   /** Bytes [start, end) of the blob (end exclusive; default the whole blob). */
   read(id: string, start?: number, end?: number): Readable;
-  readAll(id: string): Promise<Buffer>;
+  /** The whole blob; `size`, when the caller knows it, saves a stat. */
+  readAll(id: string, size?: number): Promise<Buffer>;
   remove(id: string): Promise<void>;
   /** Makes the creation of blobs finished so far durable (directory entries). */
   sync(): Promise<void>;
