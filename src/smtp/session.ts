@@ -27,7 +27,8 @@ import { checkRecipient } from "./policy.js";
 import { ownsAddress, takeSendingAllowance } from "./sender-policy.js";
 import { recentMailboxLogin } from "../directory/mailbox-logins.js";
 import type { Authenticator } from "../directory/auth.js";
-import { SASL_MECHANISMS, startSasl, type SaslExchange, type SaslStep } from "../directory/sasl.js";
+import { SASL_MECHANISMS } from "../directory/sasl.js";
+import { SmtpAuthExchange, type AuthOutcome } from "./auth.js";
 import type { UserRecord } from "../store/interfaces.js";
 import { parseAddressList } from "../sendmail/message.js";
 import { DataReceiver } from "./data-receiver.js";
@@ -75,7 +76,7 @@ export class SmtpSession {
   private data: { receiver: DataReceiver; blob: BlobWriter | undefined; failed: boolean } | undefined;
   private errors = 0;
   private user: UserRecord | undefined;
-  private sasl: SaslExchange | undefined;
+  private exchange: SmtpAuthExchange | undefined;
   /** The rest of an over-long line is dropped up to its LF, never run as a command. */
   private skipToNewline = false;
   private readonly clientAddress: string;
@@ -193,7 +194,7 @@ export class SmtpSession {
   }
 
   private async command(line: string): Promise<void> {
-    if (this.sasl) return this.saslResponse(line);
+    if (this.exchange) return this.authStep(await this.exchange.respond(line));
     const cmd = parseCommandLine(line);
     if (!cmd) return this.fail(reply(500, "5.5.2", "Error: command not recognized"));
     switch (cmd.verb) {
@@ -411,37 +412,17 @@ export class SmtpSession {
     if (this.user) return this.fail(reply(503, "5.5.1", "Error: already authenticated"));
     if (this.tx) return this.fail(reply(503, "5.5.1", "Error: MAIL transaction in progress"));
     if (!this.authAllowed()) return this.fail(reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
-    const [mechanism = "", initial, ...extra] = arg.split(" ");
-    if (extra.length) return this.fail(reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
-    const started = startSasl(mechanism, initial);
-    if (!started) return this.fail(reply(504, "5.5.4", "Unrecognized authentication type"));
-    this.sasl = started.exchange;
-    await this.saslStep(started.first);
+    this.exchange = new SmtpAuthExchange(this.ctx.auth, this.clientAddress);
+    await this.authStep(await this.exchange.start(arg));
   }
 
-  private async saslResponse(line: string): Promise<void> {
-    if (line === "*") {
-      this.sasl = undefined;
-      return this.fail(reply(501, "5.0.0", "Authentication aborted"));
-    }
-    await this.saslStep(this.sasl!.respond(line));
-  }
-
-  private async saslStep(step: SaslStep): Promise<void> {
-    if (step.kind === "challenge") return this.write(reply(334, undefined, step.challenge));
-    this.sasl = undefined;
-    if (step.kind === "error") return this.fail(reply(501, "5.5.2", `Cannot decode response: ${step.message}`));
-    if (step.authzid && step.authzid.toLowerCase() !== step.username.toLowerCase()) {
-      return this.fail(reply(535, "5.7.8", "Authentication credentials invalid"));
-    }
-    const result = await this.ctx.auth.login(step.username, step.password, this.clientAddress, "smtp");
-    if (!result.ok) {
-      if (result.reason === "blocked") return this.fail(reply(454, "4.7.0", "Too many failed logins from your address, try again later"));
-      return this.fail(reply(535, "5.7.8", "Authentication credentials invalid"));
-    }
-    this.user = result.user;
-    this.log.info({ user: result.user.address, client: this.clientAddress }, "authenticated");
-    this.write(reply(235, "2.7.0", "Authentication successful"));
+  private async authStep(outcome: AuthOutcome): Promise<void> {
+    if (outcome.kind === "continue") return this.write(outcome.reply);
+    this.exchange = undefined;
+    if (outcome.kind === "failed") return this.fail(outcome.reply);
+    this.user = outcome.user;
+    this.log.info({ user: outcome.user.address, client: this.clientAddress }, "authenticated");
+    this.write(outcome.reply);
   }
 
   private startTls(arg: string): void {
