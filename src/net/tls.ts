@@ -54,3 +54,19 @@ export function describeTls(socket: tls.TLSSocket): { version: string; cipher: s
   const cipher = socket.getCipher();
   return { version: socket.getProtocol() ?? "unknown", cipher: cipher?.standardName ?? cipher?.name ?? "unknown" };
 }
+
+/**
+ * STARTTLS / STLS: detaches a plain socket from its session (listeners,
+ * idle timer) and wraps it in a server-side TLS socket, corked until the
+ * session is ready to answer. The caller discards any input it had
+ * buffered: bytes sent before the handshake must never count as commands.
+ */
+export function upgradeToTls(plain: import("node:net").Socket, secureContext: tls.SecureContext): tls.TLSSocket {
+  plain.removeAllListeners("data");
+  plain.removeAllListeners("close");
+  plain.setTimeout(0);
+  plain.uncork();
+  const secure = new tls.TLSSocket(plain, { isServer: true, secureContext });
+  secure.cork();
+  return secure;
+}

@@ -18,6 +18,7 @@ import { SASL_MECHANISMS, startSasl, type SaslExchange, type SaslStep } from "..
 import type { NetworkList } from "../net/cidr.js";
 import { unmapIPv4 } from "../net/cidr.js";
 import { Mailstore } from "../mailstore/mailstore.js";
+import { upgradeToTls } from "../net/tls.js";
 import { Maildrop } from "./maildrop.js";
 import { DotStuffer } from "./dot-stuffing.js";
 import { parsePop3Command } from "./command.js";
@@ -365,15 +366,9 @@ export class Pop3Session {
     if (this.secure) return this.fail("TLS is already active");
     this.ok("Begin TLS negotiation now");
     this.input = ""; // anything pipelined after STLS is discarded (RFC 2595 §4)
-    const plain = this.socket;
-    plain.removeAllListeners("data");
-    plain.removeAllListeners("close");
-    plain.setTimeout(0);
-    plain.uncork();
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.secureContext });
+    const secure = upgradeToTls(this.socket, this.ctx.secureContext);
     this.socket = secure;
-    this.busy = true;
-    secure.cork();
+    this.busy = true; // nothing is read until the handshake is done
     secure.once("secure", () => {
       this.secure = true;
       this.pendingUser = undefined;

@@ -8,6 +8,7 @@
 // input; lines that are not header fields are left alone; Bcc fields never
 // leave this module. Output always has CRLF line endings.
 import { randomBytes } from "node:crypto";
+import { formatRfc5322Date } from "../mime/date.js";
 
 const CRLF = Buffer.from("\r\n");
 
@@ -80,7 +81,7 @@ export function prepareLocalSubmission(
   const has = (name: string): boolean => fields.some((f) => f.name === name);
   const now = Number.isNaN(opts.now.getTime()) ? new Date() : opts.now;
   const added: string[] = [];
-  if (!has("date")) added.push(`Date: ${formatRfc5322Date(now)}\r\n`);
+  if (!has("date")) added.push(`Date: ${formatRfc5322Date(now, 0)}\r\n`);
   if (!has("message-id")) added.push(`Message-ID: ${messageId(now, opts.messageIdDomain || opts.hostname)}\r\n`);
   if (!has("from")) added.push(`From: ${fromValue(opts)}\r\n`);
 
@@ -112,18 +113,6 @@ function parseFields(header: string): Field[] {
     else fields.push({ name: FIELD_RE.exec(line)?.[1]?.toLowerCase(), text: line });
   }
   return fields;
-}
-
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** RFC 5322 §3.3 date-time in UTC with a numeric zone: "Fri, 27 Nov 2026 20:40:00 +0000". */
-export function formatRfc5322Date(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, "0");
-  return (
-    `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
-  );
 }
 
 function messageId(now: Date, domain: string): string {

@@ -17,7 +17,7 @@ import type { Acceptor } from "../queue/accept.js";
 import type { DnsResolver } from "../dns/resolver.js";
 import type { NetworkList } from "../net/cidr.js";
 import { unmapIPv4 } from "../net/cidr.js";
-import { describeTls } from "../net/tls.js";
+import { describeTls, upgradeToTls } from "../net/tls.js";
 import { newQueueId } from "../queue/queue-id.js";
 import { protocolName, receivedHeader } from "../delivery/trace.js";
 import type { BlobWriter } from "../store/interfaces.js";
@@ -431,15 +431,9 @@ export class SmtpSession {
     if (!this.extended) return this.fail(reply(503, "5.5.1", "Error: send EHLO first"));
     this.write(reply(220, "2.0.0", "Ready to start TLS"));
     this.discardInput(); // anything pipelined after STARTTLS is discarded (RFC 3207 §4.2)
-    const plain = this.socket;
-    plain.removeAllListeners("data");
-    plain.removeAllListeners("close");
-    plain.setTimeout(0);
-    plain.uncork();
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.ctx.secureContext });
+    const secure = upgradeToTls(this.socket, this.ctx.secureContext);
     this.socket = secure;
     this.busy = true; // nothing is read until the handshake is done
-    secure.cork();
     secure.once("secure", () => {
       this.tlsInfo = describeTls(secure);
       this.log.info({ tls: this.tlsInfo.version, cipher: this.tlsInfo.cipher }, "starttls");
