@@ -57,7 +57,7 @@ export async function domainVerb(ctx: CliContext, args: ParsedArgs): Promise<voi
 
 export async function userVerb(ctx: CliContext, args: ParsedArgs): Promise<void> {
   const [action, target, ...extra] = args.positional;
-  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (extra.length > (action === "send-as" ? 1 : 0)) throw new UsageError(`unexpected argument "${extra[extra.length - 1]}"`);
   const dir = ctx.stores().directory;
   switch (action) {
     case "add": {
@@ -84,6 +84,14 @@ export async function userVerb(ctx: CliContext, args: ParsedArgs): Promise<void>
       await dir.setQuota(user, quota);
       return ctx.out(`quota of ${user} set to ${quota ? formatSize(quota) : "none"}`);
     }
+    case "send-as": {
+      const user = address(target);
+      const mode = args.options.get("mode") ?? extra[0];
+      if (!(await dir.getUser(user))) throw new UsageError(`no user ${user}`);
+      if (mode !== "own" && mode !== "any") throw new UsageError("usage: petrel user send-as ADDRESS own|any");
+      await dir.setSendAs(user, mode);
+      return ctx.out(`${user} may now send as ${mode === "any" ? "any address" : "its own addresses and aliases to it"}`);
+    }
     case "remove": {
       const user = address(target);
       if (!(await dir.getUser(user))) throw new UsageError(`no user ${user}`);
@@ -95,11 +103,11 @@ export async function userVerb(ctx: CliContext, args: ParsedArgs): Promise<void>
     case "list": {
       let users = await dir.listUsers(target && !target.includes("@") ? domainName(target) : undefined);
       if (target?.includes("@")) users = users.filter((u) => u.address === address(target));
-      const rows = users.map((u) => ({ address: u.address, quota: u.quota ? formatSize(u.quota) : "none", usage: formatSize(u.usage), created: new Date(u.createdAt).toISOString() }));
-      return printRows(ctx, rows, ["address", "quota", "usage", "created"]);
+      const rows = users.map((u) => ({ address: u.address, quota: u.quota ? formatSize(u.quota) : "none", usage: formatSize(u.usage), send_as: u.sendAs, created: new Date(u.createdAt).toISOString() }));
+      return printRows(ctx, rows, ["address", "quota", "usage", "send_as", "created"]);
     }
     default:
-      throw new UsageError("usage: petrel user add|passwd|quota|remove|list [ADDRESS] [--password-stdin] [--quota SIZE]");
+      throw new UsageError("usage: petrel user add|passwd|quota|send-as|remove|list [ADDRESS] [--password-stdin] [--quota SIZE] [own|any]");
   }
 }
 

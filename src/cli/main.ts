@@ -17,6 +17,7 @@ const USAGE = `usage: petrel VERB [options] [--config FILE] [--json]
   user add ADDRESS [--password-stdin] [--quota SIZE]
   user passwd ADDRESS --password-stdin
   user quota ADDRESS --quota SIZE
+  user send-as ADDRESS own|any            which senders the user may use after AUTH
   user remove|list [ADDRESS]
   alias add SOURCE TARGET [TARGET...]     SOURCE may be @domain (catch-all)
   alias remove|list [SOURCE]

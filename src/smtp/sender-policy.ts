@@ -12,7 +12,7 @@ const HOUR = 3_600_000;
 export async function ownsAddress(directory: DirectoryStore, user: UserRecord, address: string): Promise<boolean> {
   const normalized = normalizeAddress(address);
   if (!normalized) return false;
-  if (normalized === user.address) return true;
+  if (normalized === user.address || user.sendAs === "any") return true;
   const { local, domain } = splitAddress(normalized);
   const plus = local.indexOf("+");
   if (plus > 0 && `${local.slice(0, plus)}@${domain}` === user.address) return true;

@@ -45,6 +45,8 @@ export interface UserRecord {
   quota: number;
   usage: number;
   createdAt: number;
+  /** Which sender addresses the user may use when authenticated: its own (and aliases to it), or any. */
+  sendAs: "own" | "any";
 }
 
 export interface AliasRecord {
@@ -66,6 +68,7 @@ export interface DirectoryStore {
   listUsers(domain?: string): Promise<UserRecord[]>;
   setPassword(address: string, passwordHash: string): Promise<void>;
   setQuota(address: string, quota: number): Promise<void>;
+  setSendAs(address: string, mode: "own" | "any"): Promise<void>;
 
   /** Replaces the targets of an alias; SOURCE may be "@domain" (catch-all). */
   setAlias(source: string, targets: string[]): Promise<void>;

@@ -7,7 +7,7 @@ import fsp, { type FileHandle } from "node:fs/promises";
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS users (
   password_hash TEXT NOT NULL,
   quota INTEGER NOT NULL DEFAULT 0,
   usage INTEGER NOT NULL DEFAULT 0,
+  send_as TEXT NOT NULL DEFAULT 'own',
   created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS aliases (source TEXT PRIMARY KEY, targets TEXT NOT NULL) WITHOUT ROWID;
@@ -97,6 +98,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   db.exec("BEGIN IMMEDIATE");
   try {
     db.exec(SCHEMA);
+    migrate(db);
     const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
     if (row && Number(row.value) > SCHEMA_VERSION) {
       throw new Error(`${file} was written by a newer Petrel (schema ${row.value}, this one knows ${SCHEMA_VERSION})`);
@@ -187,6 +189,12 @@ class WalSyncer {
 }
 
 const CHECKPOINT_INTERVAL_MS = 1000;
+
+/** Brings a database made by an older Petrel up to SCHEMA_VERSION (inside the opening transaction). */
+function migrate(db: Db): void {
+  const columns = (db.prepare("PRAGMA table_info(users)").all() as { name: string }[]).map((c) => c.name);
+  if (!columns.includes("send_as")) db.exec("ALTER TABLE users ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own'"); // v2
+}
 
 /** Runs fn in one IMMEDIATE transaction (taken at once, so writers never deadlock on upgrade). */
 export function inTransaction<T>(db: Db, fn: () => T): T {

@@ -14,10 +14,11 @@ export const STANDARD_MAILBOXES: [string, string | null][] = [
   ["Archive", "\\Archive"],
 ];
 
-interface UserRow { id: number; address: string; password_hash: string; quota: number; usage: number; created_at: number }
+interface UserRow { id: number; address: string; password_hash: string; quota: number; usage: number; created_at: number; send_as: string }
 
 const toUser = (r: UserRow): UserRecord => ({
   id: r.id, address: r.address, passwordHash: r.password_hash, quota: r.quota, usage: r.usage, createdAt: r.created_at,
+  sendAs: r.send_as === "any" ? "any" : "own",
 });
 
 export class SqliteDirectory implements DirectoryStore {
@@ -49,7 +50,7 @@ export class SqliteDirectory implements DirectoryStore {
       const userId = Number(lastInsertRowid);
       const insert = sql(this.db, "INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)");
       for (const [name, specialUse] of STANDARD_MAILBOXES) insert.run(userId, name, specialUse, nextUidValidity(this.db));
-      return { id: userId, address, passwordHash, quota, usage: 0, createdAt: now };
+      return { id: userId, address, passwordHash, quota, usage: 0, createdAt: now, sendAs: "own" as const };
     }));
   }
 
@@ -93,6 +94,11 @@ export class SqliteDirectory implements DirectoryStore {
 
   async setQuota(address: string, quota: number): Promise<void> {
     sql(this.db, "UPDATE users SET quota = ? WHERE address = ?").run(quota, address);
+    await durable(this.db);
+  }
+
+  async setSendAs(address: string, mode: "own" | "any"): Promise<void> {
+    sql(this.db, "UPDATE users SET send_as = ? WHERE address = ?").run(mode, address);
     await durable(this.db);
   }
 
