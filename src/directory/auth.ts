@@ -29,6 +29,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class Authenticator {
   private dummyHash: Promise<string> | undefined;
   private readonly cache: LoginCache;
+  private readonly perClient = new Map<string, Promise<void>>();
 
   constructor(
     private readonly directory: DirectoryStore,
@@ -41,8 +42,24 @@ export class Authenticator {
     this.cache = new LoginCache(settings.cacheMs ?? 0);
   }
 
-  /** Checks a username (the full address) and password for a client at `client`. */
-  async login(username: string, password: string, client: string, protocol: string): Promise<LoginResult> {
+  /**
+   * Checks a username (the full address) and password for a client at
+   * `client`. Attempts from one address are taken one at a time, failure
+   * delay included, so parallel connections cannot guess faster or slip
+   * past the failure count.
+   */
+  login(username: string, password: string, client: string, protocol: string): Promise<LoginResult> {
+    const previous = this.perClient.get(client) ?? Promise.resolve();
+    const attempt = previous.then(() => this.loginNow(username, password, client, protocol));
+    const settled = attempt.then(() => undefined, () => undefined);
+    this.perClient.set(client, settled);
+    void settled.then(() => {
+      if (this.perClient.get(client) === settled) this.perClient.delete(client);
+    });
+    return attempt;
+  }
+
+  private async loginNow(username: string, password: string, client: string, protocol: string): Promise<LoginResult> {
     const ipKey = `auth-fail:ip:${client}`;
     const failures = await this.counters.count(ipKey, this.settings.windowMs);
     if (failures >= this.settings.maxFailures) {

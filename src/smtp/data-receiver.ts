@@ -21,6 +21,8 @@ export interface DataResult {
   receivedHeaders: number;
   /** The header block (bounded), latin1, for policy checks such as From: ownership. */
   header: string;
+  /** False when the header block was longer than the scan limit (so `header` is cut short). */
+  headerComplete: boolean;
   /** Bytes received after the terminating "." line (pipelined commands). */
   rest: Buffer;
 }
@@ -39,6 +41,7 @@ export class DataReceiver {
   private headerDone = false;
   private receivedHeaders = 0;
   private headerText = "";
+  private headerComplete = true;
 
   constructor(private readonly limits: DataLimits, private readonly sink: (chunk: Buffer) => Promise<void> | void) {}
 
@@ -60,7 +63,7 @@ export class DataReceiver {
           this.finishHeader();
           return {
             size: this.size, tooBig: this.tooBig, longestLine: this.longestLine, receivedHeaders: this.receivedHeaders,
-            header: this.headerText, rest: buf.subarray(nl + 1),
+            header: this.headerText, headerComplete: this.headerComplete, rest: buf.subarray(nl + 1),
           };
         }
         pos += 1; // dot-stuffing: the first dot of a line is not data
@@ -113,6 +116,7 @@ export class DataReceiver {
     this.headerBytes += chunk.length;
     const joined = Buffer.concat(this.header);
     const end = joined.indexOf("\r\n\r\n");
+    if (end === -1 && this.headerBytes > MAX_HEADER_SCAN) this.headerComplete = false;
     if (end !== -1 || joined.subarray(0, 2).equals(CRLF) || this.headerBytes > MAX_HEADER_SCAN) {
       this.header = [end === -1 ? joined : joined.subarray(0, end + 2)];
       this.finishHeader();

@@ -362,7 +362,9 @@ export class SmtpSession {
       return refuse(reply(554, "5.4.6", `Too many hops (${result.receivedHeaders} Received headers): mail loop?`), "loop");
     }
     if (this.user) {
-      const owned = await Promise.all(parseAddressList(headerField(result.header, "from")).map((a) => ownsAddress(this.ctx.stores.directory, this.user!, a)));
+      if (!result.headerComplete) return refuse(reply(552, "5.3.4", "Message header too large to check"), "header size");
+      const from = headerFields(result.header, "from").flatMap((value) => parseAddressList(value));
+      const owned = await Promise.all(from.map((a) => ownsAddress(this.ctx.stores.directory, this.user!, a)));
       if (owned.some((ok) => !ok)) return refuse(reply(553, "5.7.1", `From: header address not owned by user ${this.user.address}`), "from header");
       const limits = this.ctx.config.submission;
       const allowed = await takeSendingAllowance(this.ctx.stores.counters, this.user, tx.recipients.length, {
@@ -489,8 +491,8 @@ function uniqueRecipients(recipients: Transaction["recipients"]): { address: str
   return [...seen.values()];
 }
 
-/** The unfolded value of the first header field called `name` in a header block, or "". */
-function headerField(header: string, name: string): string {
-  const m = new RegExp(`^${name}[ \\t]*:(.*(?:\\r\\n[ \\t].*)*)`, "im").exec(header);
-  return m ? m[1].replace(/\r\n/g, "") : "";
+/** The unfolded values of every header field called `name` in a header block. */
+function headerFields(header: string, name: string): string[] {
+  const pattern = new RegExp(`^${name}[ \\t]*:(.*(?:\\r\\n[ \\t].*)*)`, "gim");
+  return [...header.matchAll(pattern)].map((m) => m[1].replace(/\r\n/g, ""));
 }

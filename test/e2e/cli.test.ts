@@ -140,7 +140,7 @@ describe("operator CLI while the server runs", { concurrency: true }, () => {
     assert.equal(users.find((u) => u.address === "ann@users.test")!.quota, "none");
     assert.equal(users.find((u) => u.address === "ben@users.test")!.quota, "500M");
     const table = ok(await cli(["user", "list", "users.test"]));
-    assert.match(table, /^ADDRESS\s+QUOTA\s+USAGE\s+CREATED\n/);
+    assert.match(table, /^ADDRESS\s+QUOTA\s+USAGE\s+SEND_AS\s+CREATED\n/);
     assert.match(table, /\nben@users\.test\s+500M\s/);
 
     const hash = () => db((d) => (d.prepare("SELECT password_hash AS h FROM users WHERE address = ?").get("ann@users.test") as { h: string }).h);
