@@ -9,104 +9,14 @@
 // policy refusal and no queued message from the outsider except the local ones.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
-import tls from "node:tls";
 import { randomBytes } from "node:crypto";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { connectFrom, type SmtpClient } from "../helpers/smtp-client.js";
 
 // ------------------------------------------------------------ raw client from any loopback address
 
-/** A raw SMTP client like test/helpers/smtp-client.ts, but from any local address and optionally TLS from the first byte. */
-interface Raw {
-  read(timeoutMs?: number): Promise<string>;
-  send(line: string): Promise<void>;
-  write(raw: string | Buffer): Promise<void>;
-  startTls(): Promise<void>;
-  close(): void;
-}
-
-async function rawConnect(addr: { host: string; port: number }, opts: { from?: string; tls?: boolean } = {}): Promise<Raw> {
-  let socket: net.Socket = net.connect({ host: addr.host, port: addr.port, localAddress: opts.from });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
-  if (opts.tls) {
-    const secure = tls.connect({ socket, servername: "mx.test", rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once("secureConnect", resolve);
-      secure.once("error", reject);
-    });
-    socket = secure;
-  }
-  let buffer = "";
-  let ended: Error | undefined;
-  const waiters = new Set<() => void>();
-  const attach = (s: net.Socket) => {
-    s.on("data", (c: Buffer) => {
-      buffer += c.toString("utf8");
-      waiters.forEach((w) => w());
-    });
-    const end = (why: string) => () => {
-      ended ??= new Error(why);
-      waiters.forEach((w) => w());
-    };
-    s.on("end", end("connection closed"));
-    s.on("close", end("connection closed"));
-    s.on("error", (e) => end(e.message)());
-  };
-  attach(socket);
-  const take = (): string | undefined => {
-    const lines: string[] = [];
-    let start = 0;
-    for (;;) {
-      const nl = buffer.indexOf("\n", start);
-      if (nl < 0) return undefined;
-      const line = buffer.slice(start, nl).replace(/\r$/, "");
-      lines.push(line);
-      start = nl + 1;
-      if (!/^\d{3}-/.test(line)) break;
-    }
-    buffer = buffer.slice(start);
-    return lines.join("\r\n");
-  };
-  const write = (raw: string | Buffer) => new Promise<void>((resolve, reject) => socket.write(raw, (e) => (e ? reject(e) : resolve())));
-  return {
-    read: (timeoutMs = 10_000) =>
-      new Promise<string>((resolve, reject) => {
-        const attempt = () => {
-          const r = take();
-          if (r !== undefined) return done(() => resolve(r));
-          if (ended) return done(() => reject(new Error(`${ended!.message} while waiting for a reply; unread ${JSON.stringify(buffer)}`)));
-        };
-        const timer = setTimeout(() => done(() => reject(new Error(`no reply within ${timeoutMs} ms; unread ${JSON.stringify(buffer)}`))), timeoutMs);
-        const done = (settle: () => void) => {
-          clearTimeout(timer);
-          waiters.delete(attempt);
-          settle();
-        };
-        waiters.add(attempt);
-        attempt();
-      }),
-    send: (line) => write(`${line}\r\n`),
-    write,
-    async startTls() {
-      assert.equal(buffer, "", "nothing may arrive before the TLS handshake");
-      const plain = socket;
-      plain.removeAllListeners("data");
-      plain.removeAllListeners("end");
-      plain.removeAllListeners("close");
-      const secure = tls.connect({ socket: plain, servername: "mx.test", rejectUnauthorized: false });
-      await new Promise<void>((resolve, reject) => {
-        secure.once("secureConnect", resolve);
-        secure.once("error", reject);
-      });
-      socket = secure;
-      attach(secure);
-    },
-    close: () => socket.destroy(),
-  };
-}
+type Raw = SmtpClient;
+const rawConnect = connectFrom;
 
 /** Sends a command and checks the reply against a pattern; returns the reply. */
 async function expect(c: Raw, line: string, pattern: RegExp): Promise<string> {

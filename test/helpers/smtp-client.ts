@@ -20,8 +20,9 @@ export interface SmtpClient {
 
 const DEFAULT_TIMEOUT = 10_000;
 
-export async function connect(host: string, port: number): Promise<SmtpClient> {
-  const socket = net.connect({ host, port });
+/** A plain connection; `localAddress` (any 127.x.y.z) plays another client host. */
+export async function connect(host: string, port: number, localAddress?: string): Promise<SmtpClient> {
+  const socket = net.connect({ host, port, localAddress });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
@@ -30,13 +31,18 @@ export async function connect(host: string, port: number): Promise<SmtpClient> {
 }
 
 /** For implicit-TLS ports (submissions): TLS from the first byte. */
-export async function connectTls(host: string, port: number, servername = "mx.test"): Promise<SmtpClient> {
-  const socket = tls.connect({ host, port, servername, rejectUnauthorized: false });
+export async function connectTls(host: string, port: number, servername = "mx.test", localAddress?: string): Promise<SmtpClient> {
+  const socket = tls.connect({ socket: net.connect({ host, port, localAddress }), servername, rejectUnauthorized: false });
   await new Promise<void>((resolve, reject) => {
     socket.once("secureConnect", resolve);
     socket.once("error", reject);
   });
   return wrap(socket);
+}
+
+/** connect or connectTls from a chosen client address. */
+export function connectFrom(addr: { host: string; port: number }, opts: { from?: string; tls?: boolean } = {}): Promise<SmtpClient> {
+  return opts.tls ? connectTls(addr.host, addr.port, "mx.test", opts.from) : connect(addr.host, addr.port, opts.from);
 }
 
 function wrap(initial: net.Socket): SmtpClient {
