@@ -60,7 +60,7 @@ export class Authenticator {
   }
 
   private async loginNow(username: string, password: string, client: string, protocol: string): Promise<LoginResult> {
-    const ipKey = `auth-fail:ip:${client}`;
+    const ipKey = `auth-fail:ip:${throttleKey(client)}`;
     const failures = await this.counters.count(ipKey, this.settings.windowMs);
     if (failures >= this.settings.maxFailures) {
       this.log.warn({ client, protocol, failures }, "login refused: too many failures from this address");
@@ -84,4 +84,14 @@ export class Authenticator {
     await sleep(this.settings.failureDelayMs);
     return { ok: false, reason: count >= this.settings.maxFailures ? "blocked" : "invalid" };
   }
+}
+
+/** The unit a throttle counts: an IPv4 address, or the /64 an IPv6 address belongs to (one host usually has them all). */
+export function throttleKey(client: string): string {
+  if (!client.includes(":")) return client;
+  const [head, tail = ""] = client.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === "" ? [] : tail.split(":");
+  const groups = client.includes("::") ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }

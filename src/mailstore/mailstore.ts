@@ -32,6 +32,7 @@ export class Mailstore {
     out.write(message.prefix);
     const body = this.stores.blobs.read(message.blobId);
     body.on("error", (err) => out.destroy(err));
+    out.on("close", () => body.destroy()); // a reader that stops early closes the file too
     body.pipe(out);
     return out;
   }
@@ -48,7 +49,7 @@ export class Mailstore {
       await this.stores.blobs.sync();
       const records = await this.stores.mailboxes.append(
         messages.map((m, i) => ({
-          mailboxId: mailbox.id, prefix: Buffer.alloc(0), blobId: written[i].id, blobSize: written[i].size, internalDate: m.internalDate, flags: m.flags,
+          mailboxId: mailbox.id, prefix: Buffer.alloc(0), blobId: written[i].id, blobSize: written[i].size, internalDate: m.internalDate, flags: m.flags, newBlob: true,
         })),
       );
       if (records.length > 0) {

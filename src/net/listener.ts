@@ -60,6 +60,8 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     ? tls.createServer(options.implicitTls, handle)
     : net.createServer(handle);
   server.on("tlsClientError", () => {});
+  // Counts connections still in their TLS handshake too (implicit TLS runs `handle` only after it).
+  server.maxConnections = options.maxConnections + Math.min(options.maxConnections, 100);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: hp.host, port: hp.port }, () => {

@@ -38,6 +38,7 @@ const MAX_LINE = 4096;
 const LOCK_TTL_MS = 30 * 60_000;
 const LOCK_REFRESH_MS = 5 * 60_000;
 const STREAM_THRESHOLD = 1024 * 1024;
+const MAX_BUFFERED_INPUT = 64 * 1024;
 
 type State = "authorization" | "transaction" | "closed";
 
@@ -89,6 +90,8 @@ export class Pop3Session {
   private onData(chunk: string): void {
     if (this.state === "closed") return;
     this.input += chunk;
+    // While a command is being worked on, pipelined input waits here, bounded.
+    if (this.input.length > MAX_BUFFERED_INPUT) this.socket.pause();
     if (!this.busy) void this.pump();
   }
 
@@ -119,7 +122,10 @@ export class Pop3Session {
       this.end();
     } finally {
       this.busy = false;
-      if (this.state !== "closed") this.socket.uncork();
+      if (this.state !== "closed") {
+        this.socket.uncork();
+        if (this.socket.isPaused() && this.input.length < MAX_BUFFERED_INPUT) this.socket.resume();
+      }
     }
   }
 
@@ -287,13 +293,17 @@ export class Pop3Session {
       return;
     }
     const user = result.user;
+    if (this.isClosed()) return; // the client left while its password was checked
     const lockKey = `pop3-maildrop:${user.id}`;
     if (!(await this.ctx.stores.counters.acquire(lockKey, this.id, LOCK_TTL_MS))) {
       this.log.info({ user: user.address }, "maildrop in use");
       return this.err("[IN-USE] Mailbox is locked by another POP3 session");
     }
     this.lockKey = lockKey;
-    this.lockTimer = setInterval(() => void this.ctx.stores.counters.acquire(lockKey, this.id, LOCK_TTL_MS), LOCK_REFRESH_MS);
+    if (this.isClosed()) return void (await this.releaseLock());
+    this.lockTimer = setInterval(() => {
+      this.ctx.stores.counters.acquire(lockKey, this.id, LOCK_TTL_MS).catch((err: Error) => this.log.warn({ err: err.message }, "cannot refresh the maildrop lock"));
+    }, LOCK_REFRESH_MS);
     this.lockTimer.unref();
     const inbox = await this.mailstore.mailbox(user.id, "INBOX");
     if (!inbox) {
@@ -302,6 +312,7 @@ export class Pop3Session {
     }
     this.user = user;
     this.maildrop = await Maildrop.open(this.ctx.stores, inbox);
+    if (this.isClosed()) return void (await this.releaseLock());
     this.state = "transaction";
     const { count, size } = this.maildrop.stat();
     this.log.info({ user: user.address, messages: count, size }, "maildrop opened");
@@ -350,6 +361,7 @@ export class Pop3Session {
   }
 
   private drained(): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.socket.off("drain", done);
@@ -404,6 +416,11 @@ export class Pop3Session {
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
     void this.releaseLock();
+  }
+
+  /** (A method, so that checks after an await are not narrowed away.) */
+  private isClosed(): boolean {
+    return this.state === "closed";
   }
 
   private async releaseLock(): Promise<void> {

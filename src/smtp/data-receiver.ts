@@ -110,19 +110,33 @@ export class DataReceiver {
     }
   }
 
-  /** Keeps the header block (bounded) to count Received lines when it ends. */
+  /**
+   * Keeps the header block (bounded) to count Received lines when it ends.
+   * Only the new bytes (and the three before them) are searched for the
+   * blank line, so a long header costs linear time.
+   */
   private scanHeader(chunk: Buffer): void {
+    const before = this.headerBytes;
     this.header.push(chunk);
     this.headerBytes += chunk.length;
-    const joined = Buffer.concat(this.header);
-    const end = joined.indexOf("\r\n\r\n");
-    if (end === -1 && this.headerBytes > MAX_HEADER_SCAN) this.headerComplete = false;
-    if (end !== -1 || joined.subarray(0, 2).equals(CRLF) || this.headerBytes > MAX_HEADER_SCAN) {
-      this.header = [end === -1 ? joined : joined.subarray(0, end + 2)];
+    const tail = this.headerTail(before, chunk);
+    const found = before === 0 && chunk.subarray(0, 2).equals(CRLF) ? 0 : tail.buffer.indexOf("\r\n\r\n");
+    if (found !== -1) {
+      const end = before === 0 && found === 0 && chunk.subarray(0, 2).equals(CRLF) ? 0 : tail.offset + found + 2;
+      this.header = [Buffer.concat(this.header).subarray(0, end)];
       this.finishHeader();
-    } else {
-      this.header = [joined];
+    } else if (this.headerBytes > MAX_HEADER_SCAN) {
+      this.headerComplete = false;
+      this.finishHeader();
     }
+  }
+
+  /** The new chunk with up to three bytes before it, and where that starts in the header. */
+  private headerTail(before: number, chunk: Buffer): { buffer: Buffer; offset: number } {
+    const back = Math.min(3, before);
+    if (back === 0) return { buffer: chunk, offset: 0 };
+    const previous = Buffer.concat(this.header.slice(-4, -1)).subarray(-back);
+    return { buffer: Buffer.concat([previous, chunk]), offset: before - previous.length };
   }
 
   private finishHeader(): void {

@@ -33,20 +33,23 @@ export async function checkRecipient(
     address = `postmaster@${first}`;
   }
   const resolution = await resolver.resolve(address);
-  switch (resolution.kind) {
-    case "unknown":
-      return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: User unknown`) };
-    case "remote":
-      if (!client.trustedNetwork && !client.authenticated) {
-        return { ok: false, reply: reply(554, "5.7.1", `<${recipient.address}>: Relay access denied`) };
-      }
-      return { ok: true, address, destinations: [{ kind: "remote", address }] };
-    case "local":
-      for (const d of resolution.destinations) {
-        if (d.kind === "mailbox" && d.user.quota > 0 && d.user.usage + messageSize > d.user.quota) {
-          return { ok: false, reply: reply(452, "4.2.2", `<${recipient.address}>: Mailbox full, try again later`) };
-        }
-      }
-      return { ok: true, address, destinations: resolution.destinations };
+  if (resolution.kind === "unknown") {
+    return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: User unknown`) };
   }
+  if (resolution.kind === "remote") {
+    if (!client.trustedNetwork && !client.authenticated) {
+      return { ok: false, reply: reply(554, "5.7.1", `<${recipient.address}>: Relay access denied`) };
+    }
+    return { ok: true, address, destinations: [{ kind: "remote", address }] };
+  }
+  if (resolution.destinations.length === 0) {
+    // e.g. an alias loop that reaches no mailbox: refusing beats accepting into nowhere
+    return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: alias reaches no mailbox`) };
+  }
+  for (const d of resolution.destinations) {
+    if (d.kind === "mailbox" && d.user.quota > 0 && d.user.usage + messageSize > d.user.quota) {
+      return { ok: false, reply: reply(452, "4.2.2", `<${recipient.address}>: Mailbox full, try again later`) };
+    }
+  }
+  return { ok: true, address, destinations: resolution.destinations };
 }

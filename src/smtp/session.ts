@@ -261,8 +261,9 @@ export class SmtpSession {
     if (!parsed.ok) return this.fail(reply(parsed.code, parsed.enhanced, parsed.message));
     const { sender, params } = parsed.value;
     const unknown = Object.keys(params.other);
-    if (unknown.length > 0 || params.ret || params.envid || params.auth !== undefined || params.body === "BINARYMIME") {
-      const name = unknown[0] ?? (params.ret ? "RET" : params.envid ? "ENVID" : params.auth !== undefined ? "AUTH" : "BODY=BINARYMIME");
+    // AUTH= (RFC 4954 §5) is accepted and not trusted: the session's own AUTH decides.
+    if (unknown.length > 0 || params.ret || params.envid || params.body === "BINARYMIME") {
+      const name = unknown[0] ?? (params.ret ? "RET" : params.envid ? "ENVID" : "BODY=BINARYMIME");
       return this.fail(reply(555, "5.5.4", `Unsupported option: ${name}`));
     }
     if (params.smtputf8 && !this.extended) return this.fail(reply(555, "5.5.4", "SMTPUTF8 requires EHLO"));
@@ -363,7 +364,11 @@ export class SmtpSession {
     }
     if (this.user) {
       if (!result.headerComplete) return refuse(reply(552, "5.3.4", "Message header too large to check"), "header size");
-      const from = headerFields(result.header, "from").flatMap((value) => parseAddressList(value));
+      const fromFields = headerFields(result.header, "from").map((value) => parseAddressList(value));
+      if (fromFields.some((addresses) => addresses.length === 0)) {
+        return refuse(reply(553, "5.7.1", "From: header has no address that can be checked"), "from header");
+      }
+      const from = fromFields.flat();
       const owned = await Promise.all(from.map((a) => ownsAddress(this.ctx.stores.directory, this.user!, a)));
       if (owned.some((ok) => !ok)) return refuse(reply(553, "5.7.1", `From: header address not owned by user ${this.user.address}`), "from header");
       const limits = this.ctx.config.submission;
@@ -397,8 +402,9 @@ export class SmtpSession {
         recipients,
       });
     } catch (err) {
+      // The record may have been committed before the failure (e.g. a failed
+      // fsync): the blob stays; the start-up sweep removes it if nothing refers to it.
       this.log.error({ qid: tx.queueId, err: (err as Error).message }, "cannot queue message");
-      await this.ctx.stores.blobs.remove(blob.id).catch(() => {});
       return this.write(reply(451, "4.3.0", "Error: queue file write error, try again later"));
     }
     this.write(reply(250, "2.0.0", `Ok: queued as ${tx.queueId}`));

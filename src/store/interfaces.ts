@@ -112,6 +112,8 @@ export interface AppendRequest {
   blobSize: number;
   internalDate: number;
   flags: string[];
+  /** A blob written for this append (IMAP APPEND, import): its reference row is created. Otherwise it must exist. */
+  newBlob?: boolean;
 }
 
 export interface MailboxStore {

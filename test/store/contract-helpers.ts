@@ -105,6 +105,7 @@ export async function deliver(
     blobSize: size,
     internalDate: opts.internalDate ?? T0,
     flags: opts.flags ?? [],
+    newBlob: true,
   }]);
   return message;
 }

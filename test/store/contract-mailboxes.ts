@@ -48,7 +48,7 @@ export function mailboxContract(open: OpenStores): void {
       const blob = await putBlob(stores(), "Subject: hi\r\n\r\nbody\r\n");
       const prefix = Buffer.from("Return-Path: <a@example.test>\r\nDelivered-To: alice@example.test\r\n");
       const requests: AppendRequest[] = [0, 1, 2].map((i) => ({
-        mailboxId: inbox.id, prefix, blobId: blob.id, blobSize: blob.size, internalDate: T0 + i, flags: i === 1 ? ["\\Seen", "$Label"] : [],
+        mailboxId: inbox.id, prefix, blobId: blob.id, blobSize: blob.size, internalDate: T0 + i, flags: i === 1 ? ["\\Seen", "$Label"] : [], newBlob: true,
       }));
       const messages = await stores().mailboxes.append(requests);
       assert.deepEqual(messages.map((m) => m.uid), [1, 2, 3]);
@@ -76,7 +76,7 @@ export function mailboxContract(open: OpenStores): void {
     it("append is atomic: a bad request leaves nothing behind", async () => {
       const { user, inbox } = await addUser(stores(), "alice@example.test");
       const blob = await putBlob(stores(), "body\r\n");
-      const good: AppendRequest = { mailboxId: inbox.id, prefix: Buffer.alloc(0), blobId: blob.id, blobSize: blob.size, internalDate: T0, flags: [] };
+      const good: AppendRequest = { mailboxId: inbox.id, prefix: Buffer.alloc(0), blobId: blob.id, blobSize: blob.size, internalDate: T0, flags: [], newBlob: true };
       await assert.rejects(stores().mailboxes.append([good, { ...good, mailboxId: inbox.id + 100_000 }]));
       assert.deepEqual(await stores().mailboxes.listMessages(inbox.id), []);
       assert.equal((await stores().mailboxes.getMailbox(user.id, "INBOX"))?.uidNext, 1);
@@ -86,11 +86,19 @@ export function mailboxContract(open: OpenStores): void {
       assert.deepEqual((await stores().mailboxes.expunge(inbox.id, [1])).orphanBlobs, [blob.id], "the failed append took no reference");
     });
 
+    it("append of a blob the store no longer references (deleted from the queue) is refused", async () => {
+      const { inbox } = await addUser(stores(), "alice@example.test");
+      const blob = await putBlob(stores(), "body\r\n");
+      const stale: AppendRequest = { mailboxId: inbox.id, prefix: Buffer.alloc(0), blobId: blob.id, blobSize: blob.size, internalDate: T0, flags: [] };
+      await assert.rejects(stores().mailboxes.append([stale]));
+      assert.deepEqual(await stores().mailboxes.listMessages(inbox.id), []);
+    });
+
     it("append to several mailboxes in one call numbers each mailbox separately", async () => {
       const { user, inbox } = await addUser(stores(), "alice@example.test");
       const { user: bob, inbox: bobInbox } = await addUser(stores(), "bob@example.test");
       const blob = await putBlob(stores(), "to both\r\n");
-      const req = (mailboxId: number): AppendRequest => ({ mailboxId, prefix: Buffer.from("X: y\r\n"), blobId: blob.id, blobSize: blob.size, internalDate: T0, flags: [] });
+      const req = (mailboxId: number): AppendRequest => ({ mailboxId, prefix: Buffer.from("X: y\r\n"), blobId: blob.id, blobSize: blob.size, internalDate: T0, flags: [], newBlob: true });
       const messages = await stores().mailboxes.append([req(inbox.id), req(bobInbox.id), req(inbox.id)]);
       assert.deepEqual(messages.map((m) => [m.mailboxId, m.uid]), [[inbox.id, 1], [bobInbox.id, 1], [inbox.id, 2]]);
       assert.equal(await usageOf(stores(), user.id), 2 * messages[0].size);

@@ -147,10 +147,23 @@ export function queueContract(open: OpenStores): void {
 
     it("hold leaves finished recipients alone", async () => {
       const { id, recipients } = await enqueueOne("a@remote.test", "b@remote.test", "c@remote.test");
+      await stores().queue.lease("worker-1", T0, T0 + MINUTE, 100); // outcomes apply to leased recipients
       await stores().queue.markDone(recipients[0].id);
       await stores().queue.fail(recipients[1].id, "550 5.1.1 no such user");
       assert.equal(await stores().queue.hold(id), 1);
       assert.deepEqual(await statesOf(stores(), id), ["done", "failed", "hold"]);
+    });
+
+    it("outcomes apply only to leased recipients: a finished or held one is not changed back", async () => {
+      const { id, recipients } = await enqueueOne("a@remote.test", "b@remote.test");
+      await stores().queue.markDone(recipients[0].id);
+      await stores().queue.defer(recipients[1].id, "451 later", T0 + MINUTE);
+      assert.deepEqual(await statesOf(stores(), id), ["incoming", "incoming"], "not leased: nothing changes");
+      await stores().queue.lease("worker-1", T0, T0 + MINUTE, 10);
+      await stores().queue.markDone(recipients[0].id);
+      await stores().queue.defer(recipients[0].id, "451 later", T0 + MINUTE);
+      await stores().queue.fail(recipients[0].id, "550 no");
+      assert.deepEqual(await statesOf(stores(), id), ["done", "active"], "a done recipient is never deferred or failed afterwards");
     });
 
     it("fail and markDone are final: lease never returns them", async () => {
@@ -169,18 +182,20 @@ export function queueContract(open: OpenStores): void {
     it("purge() removes only messages whose recipients are all done or failed", async () => {
       const finished = await enqueueOne("a@remote.test", "b@remote.test");
       const pending = await enqueueOne("c@remote.test", "d@remote.test");
+      await stores().queue.lease("worker-1", T0, T0 + MINUTE, 100); // outcomes apply to leased recipients
       await stores().queue.markDone(finished.recipients[0].id);
       await stores().queue.fail(finished.recipients[1].id, "550 no");
       await stores().queue.markDone(pending.recipients[0].id);
       assert.deepEqual(await stores().queue.purge(), [finished.blobId]);
       assert.equal(await stores().queue.getMessage(finished.id), undefined);
-      assert.deepEqual(await statesOf(stores(), pending.id), ["done", "incoming"]);
+      assert.deepEqual(await statesOf(stores(), pending.id), ["done", "active"]);
       assert.deepEqual(await stores().queue.purge(), []);
     });
 
     it("purge(id) removes that message only when finished; force removes it whatever its state", async () => {
       const a = await enqueueOne("a@remote.test");
       const b = await enqueueOne("b@remote.test");
+      await stores().queue.lease("worker-1", T0, T0 + MINUTE, 100); // outcomes apply to leased recipients
       await stores().queue.markDone(b.recipients[0].id);
       assert.deepEqual(await stores().queue.purge(a.id), []);
       assert.ok(await stores().queue.getMessage(a.id));
@@ -251,6 +266,7 @@ export function queueContract(open: OpenStores): void {
     it("a blob stays referenced while either the queue or a mailbox holds it", async () => {
       const { inbox } = await addUser(stores(), "alice@example.test");
       const { id, blobId, recipients } = await enqueueOne("alice@example.test", "bob@remote.test");
+      await stores().queue.lease("worker-1", T0, T0 + MINUTE, 100); // outcomes apply to leased recipients
       const size = (await stores().queue.getMessage(id))!.size;
       const { messages } = await stores().queue.commitLocalDelivery({
         appends: [{ mailboxId: inbox.id, prefix: Buffer.alloc(0), blobId, blobSize: size, internalDate: T0, flags: [] }],

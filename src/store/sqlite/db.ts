@@ -158,16 +158,27 @@ class WalSyncer {
       });
       return this.running;
     }
-    this.next ??= this.running.then(() => {
-      this.next = undefined;
-      return this.sync();
-    });
+    // Callers arriving during an fsync wait for the next one (theirs may have
+    // committed after it started); a failed fsync does not poison later ones.
+    this.next ??= this.running
+      .catch(() => {})
+      .then(() => {
+        this.next = undefined;
+        return this.sync();
+      });
     return this.next;
   }
 
   private async fsyncWal(): Promise<void> {
-    this.handle ??= fsp.open(this.walFile, "r");
-    await (await this.handle).sync();
+    try {
+      this.handle ??= fsp.open(this.walFile, "r");
+      await (await this.handle).sync();
+    } catch (err) {
+      const handle = this.handle;
+      this.handle = undefined;
+      void handle?.then((h) => h.close()).catch(() => {});
+      throw err;
+    }
   }
 
   /** Moves WAL pages into the database file, fsyncing both (so the WAL may be reused safely). */

@@ -105,14 +105,16 @@ export function appendRows(db: Db, requests: AppendRequest[]): MessageRecord[] {
   const insert = sql(db, 
     "INSERT INTO messages (mailbox_id, uid, modseq, prefix, blob_id, size, internal_date, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
   );
-  const refBlob = sql(db, "INSERT INTO blobs (id, size, refs) VALUES (?, ?, 1) ON CONFLICT (id) DO UPDATE SET refs = refs + 1");
+  const newBlob = sql(db, "INSERT INTO blobs (id, size, refs) VALUES (?, ?, 1) ON CONFLICT (id) DO UPDATE SET refs = refs + 1");
+  const refBlob = sql(db, "UPDATE blobs SET refs = refs + 1 WHERE id = ? AND refs > 0");
   const addUsage = sql(db, "UPDATE users SET usage = usage + ? WHERE id = ?");
   return requests.map((req) => {
     const taken = takeUid.get(req.mailboxId) as { uid: number; user_id: number } | undefined;
     if (!taken) throw new Error(`mailbox ${req.mailboxId} does not exist`);
     const modseq = bumpModseq(db, req.mailboxId);
     const size = req.prefix.length + req.blobSize;
-    refBlob.run(req.blobId, req.blobSize);
+    if (req.newBlob) newBlob.run(req.blobId, req.blobSize);
+    else if (refBlob.run(req.blobId).changes === 0) throw new Error(`message file ${req.blobId} is no longer stored (deleted from the queue?)`);
     addUsage.run(size, taken.user_id);
     const row = insert.get(req.mailboxId, taken.uid, modseq, req.prefix, req.blobId, size, req.internalDate, req.flags.join(" ")) as MessageRow;
     return toMessage(row);

@@ -102,18 +102,18 @@ export class SqliteQueue implements QueueStore {
   }
 
   async defer(recipientId: number, error: string, nextAttempt: number): Promise<void> {
-    sql(this.db, "UPDATE queue_recipients SET state = 'deferred', lease_owner = NULL, lease_until = 0, last_error = ?, next_attempt = ? WHERE id = ? AND state != 'hold'")
+    sql(this.db, "UPDATE queue_recipients SET state = 'deferred', lease_owner = NULL, lease_until = 0, last_error = ?, next_attempt = ? WHERE id = ? AND state = 'active'")
       .run(error, nextAttempt, recipientId);
     await durable(this.db);
   }
 
   async fail(recipientId: number, error: string): Promise<void> {
-    sql(this.db, "UPDATE queue_recipients SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ?").run(error, recipientId);
+    sql(this.db, "UPDATE queue_recipients SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ? AND state = 'active'").run(error, recipientId);
     await durable(this.db);
   }
 
   async markDone(recipientId: number): Promise<void> {
-    sql(this.db, "UPDATE queue_recipients SET state = 'done', lease_owner = NULL, last_error = NULL WHERE id = ?").run(recipientId);
+    sql(this.db, "UPDATE queue_recipients SET state = 'done', lease_owner = NULL, last_error = NULL WHERE id = ? AND state = 'active'").run(recipientId);
     await durable(this.db);
   }
 
