@@ -13,7 +13,9 @@ import { LocalDelivery } from "./delivery/local.js";
 import { NetworkList } from "./net/cidr.js";
 import { createSecureContext, loadTlsMaterial, tlsOptions } from "./net/tls.js";
 import { listen, type Listener } from "./net/listener.js";
+import fs from "node:fs";
 import type { Socket } from "node:net";
+import { claimDataDir } from "./net/pidfile.js";
 import { SmtpSession } from "./smtp/session.js";
 import { Pop3Session } from "./pop3/session.js";
 import { Authenticator } from "./directory/auth.js";
@@ -31,6 +33,8 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  fs.mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const releaseDataDir = claimDataDir(config.data_dir);
   const stores = openStores(config.data_dir, { asyncFsync: true });
   const resolver = new RecipientResolver(stores.directory);
   const dns = new DnsResolver(config.dns.servers, config.dns.timeout);
@@ -129,6 +133,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await scheduler.stop();
       dns.cancel();
       await stores.close();
+      releaseDataDir();
       log.info({}, "stopped");
     },
   };

@@ -59,8 +59,14 @@ export class FsBlobStore implements BlobStore {
         if (pendingBytes >= WRITE_BUFFER) await flush();
       },
       async finish() {
-        await flush();
-        await handle.sync();
+        try {
+          await flush();
+          await handle.sync();
+        } catch (err) {
+          await handle.close().catch(() => {});
+          closed = true;
+          throw err;
+        }
         await handle.close();
         closed = true;
         store.dirtyDirs.add(dir);
@@ -143,6 +149,15 @@ export class FsBlobStore implements BlobStore {
   async sync(): Promise<void> {
     const dirs = [...this.dirtyDirs];
     this.dirtyDirs.clear();
+    try {
+      await this.syncDirs(dirs);
+    } catch (err) {
+      for (const dir of dirs) this.dirtyDirs.add(dir); // the next batch tries them again
+      throw err;
+    }
+  }
+
+  private async syncDirs(dirs: string[]): Promise<void> {
     await Promise.all(
       dirs.map(async (dir) => {
         const handle = await fsp.open(dir, "r");
