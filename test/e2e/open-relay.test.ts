@@ -11,20 +11,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
-import { connectFrom, type SmtpClient } from "../helpers/smtp-client.js";
+import { connectFrom, expectReply as expect } from "../helpers/smtp-client.js";
 
 // ------------------------------------------------------------ raw client from any loopback address
 
-type Raw = SmtpClient;
 const rawConnect = connectFrom;
 
-/** Sends a command and checks the reply against a pattern; returns the reply. */
-async function expect(c: Raw, line: string, pattern: RegExp): Promise<string> {
-  await c.send(line);
-  const r = await c.read();
-  assert.match(r, pattern, `${line} →`);
-  return r;
-}
 
 // ------------------------------------------------------------ the battery
 

@@ -7,40 +7,17 @@
 // blob file) or the reply codes the client saw.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
+import { run } from "../helpers/run.js";
 import { stored, type Stored } from "../helpers/stored.js";
 import { connect, type SmtpClient } from "../helpers/smtp-client.js";
 
 // ------------------------------------------------------------ helpers
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs a program without blocking the event loop (the test DNS server lives in this process). */
-function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: "pipe" });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    proc.stdout.on("data", (c: Buffer) => out.push(c));
-    proc.stderr.on("data", (c: Buffer) => err.push(c));
-    proc.stdin.on("error", () => {});
-    proc.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
-    });
-  });
-}
 
 
 

@@ -10,48 +10,18 @@
 // only the guessing address (454 4.7.0) while others log in at once.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
-import { connectFrom, type SmtpClient } from "../helpers/smtp-client.js";
+import { run, type RunResult } from "../helpers/run.js";
+import { connectFrom, expectReply as expect, type SmtpClient } from "../helpers/smtp-client.js";
 import { stored } from "../helpers/stored.js";
 
 // ------------------------------------------------------------ helpers
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs a program without blocking the event loop (the test DNS server lives in this process). */
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: "pipe" });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    proc.stdout.on("data", (c: Buffer) => out.push(c));
-    proc.stderr.on("data", (c: Buffer) => err.push(c));
-    proc.stdin.on("error", () => {});
-    proc.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
-    });
-  });
-}
 
 type Raw = SmtpClient;
 const rawConnect = connectFrom;
 
-/** Sends a command and checks the reply against a pattern; returns the reply. */
-async function expect(c: Raw, line: string, pattern: RegExp): Promise<string> {
-  await c.send(line);
-  const r = await c.read();
-  assert.match(r, pattern, `${line} →`);
-  return r;
-}
 
 const plain = (user: string, password: string) => Buffer.from(`\0${user}\0${password}`).toString("base64");
 

@@ -1,5 +1,6 @@
 // A raw SMTP client for tests that must speak the protocol byte by byte:
 // read one (multi-line) reply, send a command line, write raw bytes, STARTTLS.
+import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
 
@@ -137,4 +138,12 @@ function wrap(initial: net.Socket): SmtpClient {
       socket.destroy();
     },
   };
+}
+
+/** Sends a command and checks the reply against a pattern; returns the reply. */
+export async function expectReply(c: SmtpClient, line: string, pattern: RegExp): Promise<string> {
+  await c.send(line);
+  const r = await c.read();
+  assert.match(r, pattern, `${line} →`);
+  return r;
 }
