@@ -159,7 +159,7 @@ class WalSyncer {
       return this.running;
     }
     // Callers arriving during an fsync wait for the next one (theirs may have
-    // committed after it started); a failed fsync does not poison later ones.
+    // committed after it started). (A failed fsync stops the process: see fsyncWal.)
     this.next ??= this.running
       .catch(() => {})
       .then(() => {
@@ -174,10 +174,13 @@ class WalSyncer {
       this.handle ??= fsp.open(this.walFile, "r");
       await (await this.handle).sync();
     } catch (err) {
-      const handle = this.handle;
-      this.handle = undefined;
-      void handle?.then((h) => h.close()).catch(() => {});
-      throw err;
+      // After a failed fsync nobody knows which committed transactions are on
+      // disk, and retrying fsync cannot tell (the kernel may have dropped the
+      // dirty pages). Like PostgreSQL, stop at once: on restart the queue is
+      // recovered from what is really on disk, and nothing acknowledged after
+      // this point was claimed durable.
+      process.stderr.write(`petrel: fsync of ${this.walFile} failed (${(err as Error).message}); stopping to protect the mail store\n`);
+      process.exit(75);
     }
   }
 
