@@ -16,6 +16,7 @@ import path from "node:path";
 import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
+import { summary } from "./stats.js";
 
 interface Options {
   host: string;
@@ -319,16 +320,6 @@ async function remaining(opts: Options, user: string, stats: Stats): Promise<voi
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function summary(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? NaN) };
-}
 
 /**
  * Message n of a synthetic RFC 5322 mailbox: exactly `size` octets with CRLF line

@@ -7,6 +7,7 @@ import net from "node:net";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
+import { summary } from "./stats.js";
 
 interface Options {
   host: string;
@@ -165,16 +166,6 @@ async function session(opts: Options, take: () => number | undefined, stats: Sta
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function summary(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? NaN) };
-}
 
 async function main() {
   const opts = options();
