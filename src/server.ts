@@ -7,7 +7,11 @@ import { openStores } from "./store/open.js";
 import { RecipientResolver } from "./directory/resolve.js";
 import { DnsResolver } from "./dns/resolver.js";
 import { Acceptor } from "./queue/accept.js";
-import { QueueScheduler } from "./queue/scheduler.js";
+import { DEFAULT_SCHEDULER, QueueScheduler } from "./queue/scheduler.js";
+import { Notifier } from "./queue/notices.js";
+import { OutboundDelivery } from "./outbound/delivery.js";
+import { Router } from "./outbound/router.js";
+import { outboundOptions, routerOptions } from "./outbound/settings.js";
 import { sweepOrphanBlobs } from "./queue/sweep.js";
 import { LocalDelivery } from "./delivery/local.js";
 import { NetworkList } from "./net/cidr.js";
@@ -39,18 +43,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const resolver = new RecipientResolver(stores.directory);
   const dns = new DnsResolver(config.dns.servers, config.dns.timeout);
   const acceptor = new Acceptor(stores, log);
-  const scheduler = new QueueScheduler(stores, new LocalDelivery(stores, resolver, log), log);
+  const notifier = new Notifier(stores, { hostname: config.hostname, bounceSizeLimit: config.queue.bounce_size_limit, maxAge: config.queue.max_age }, log);
+  const outbound = new OutboundDelivery(new Router(dns, routerOptions(config)), stores.blobs, outboundOptions(config), log);
+  const scheduler = new QueueScheduler(stores, new LocalDelivery(stores, resolver, log), outbound, notifier, {
+    schedule: config.queue.retry_schedule, maxAge: config.queue.max_age, delayWarning: config.queue.delay_warning,
+  }, log, { ...DEFAULT_SCHEDULER, maxActive: config.queue.max_active });
   acceptor.onAccepted(() => scheduler.kick());
+  notifier.onQueued(() => scheduler.kick());
   const tlsMaterial = await loadTlsMaterial(config);
   const secureContext = createSecureContext(tlsMaterial);
   log.info({ source: tlsMaterial.source }, "tls certificate");
   const relayNetworks = new NetworkList(config.relay.networks);
-  for (const key of ["smarthost", "domains"] as const) {
-    const value = config.relay[key];
-    if (value !== undefined && (!Array.isArray(value) || value.length > 0)) {
-      log.warn({ key: `relay.${key}` }, "this key has no effect yet: outbound delivery is not implemented in this version");
-    }
-  }
+  if (config.relay.domains.length > 0) log.warn({ key: "relay.domains" }, "this key has no effect yet: backup MX is not implemented in this version");
 
   const auth = new Authenticator(stores.directory, stores.counters, {
     failureDelayMs: config.auth.failure_delay, maxFailures: config.auth.max_failures, windowMs: config.auth.failure_window,
@@ -130,6 +134,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     async stop() {
       log.info({}, "stopping");
       await Promise.all(listeners.map((l) => l.close()));
+      outbound.close();
       await scheduler.stop();
       dns.cancel();
       await stores.close();

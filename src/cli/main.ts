@@ -9,6 +9,7 @@ import { aliasVerb, domainVerb, userVerb } from "./directory.js";
 import { queueVerb } from "./queue.js";
 import { exportVerb, importVerb } from "./mbox.js";
 import { sendmailVerb } from "./sendmail.js";
+import { dnsVerb } from "./dns.js";
 import { configReference } from "../config/reference.js";
 
 const USAGE = `usage: petrel VERB [options] [--config FILE] [--json]
@@ -27,6 +28,7 @@ const USAGE = `usage: petrel VERB [options] [--config FILE] [--json]
   import ADDRESS [--mailbox NAME]         append an mbox read from stdin
   config check                            validate the configuration and say where it came from
   config reference                        every configuration key, as a Markdown table
+  dns check DOMAIN                        what remote MTAs see in DNS: MX, A/AAAA, reverse DNS, SPF, DMARC
   version`;
 
 export function version(): string {
@@ -52,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "sendmail":
         return await sendmailVerb(rest);
+      case "dns":
+        return await dnsVerb(rest);
       case "config": {
         const args = parseArgs(rest, ["config"], ["json"]);
         if (args.positional[0] === "reference") {

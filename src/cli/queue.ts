@@ -54,10 +54,13 @@ export async function queueVerb(ctx: CliContext, args: ParsedArgs): Promise<void
     case "show": {
       const m = await needId();
       if (ctx.json) return ctx.out(JSON.stringify({ ...m, origin: JSON.parse(m.origin) }, null, 2));
-      ctx.out(`id:        ${m.id}\nreceived:  ${new Date(m.receivedAt).toISOString()} (${age(Date.now() - m.receivedAt)} ago)\nsize:      ${m.size}\nsender:    ${m.sender || "<>"}\norigin:    ${m.origin}`);
+      ctx.out(`id:        ${m.id}\nreceived:  ${new Date(m.receivedAt).toISOString()} (${age(Date.now() - m.receivedAt)} ago)\nsize:      ${m.size}\nsender:    ${m.sender || "<>"}\norigin:    ${m.origin}${m.envId || m.ret ? `\ndsn:       envid=${m.envId ?? "-"} ret=${m.ret ?? "-"}` : ""}`);
       for (const r of m.recipients) {
         const next = r.state === "deferred" ? ` next ${new Date(r.nextAttempt).toISOString()}` : "";
-        ctx.out(`recipient: ${r.address} ${r.state} attempts=${r.attempts}${next}${r.lastError ? ` (${r.lastError})` : ""}`);
+        const via = r.remoteMta ? ` via ${r.remoteMta}` : "";
+        const owed = r.notice ? ` [${r.notice} notice owed]` : "";
+        const dsn = [r.notify ? `notify=${r.notify}` : "", r.orcpt ? `orcpt=${r.orcpt}` : ""].filter(Boolean).join(" ");
+        ctx.out(`recipient: ${r.address} ${r.state} attempts=${r.attempts}${next}${dsn ? ` ${dsn}` : ""}${r.lastError ? ` (${r.lastError})${via}` : ""}${owed}`);
       }
       ctx.out(`--\n${m.trace.replace(/\r\n$/, "").replace(/\r\n/g, "\n")}\n--\n${(await ctx.stores().blobs.readAll(m.blobId)).toString("utf8").replace(/\r\n/g, "\n")}`);
       return;

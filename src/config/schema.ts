@@ -128,8 +128,17 @@ export const configSchema = z.strictObject({
     .strictObject({
       networks: z.array(cidr).describe("clients that may relay without AUTH (CIDR, v4 and v6)").default(["127.0.0.0/8", "::1/128"]),
       domains: z.array(z.string()).describe("domains Petrel is a backup MX for (accept, hold, forward)").default([]),
-      smarthost: hostPort("all non-local mail goes through this host").optional(),
+      smarthost: hostPort('all non-local mail goes through this host ("name:port"; its A/AAAA records are used, not MX)').optional(),
+      smarthost_tls: z.enum(["starttls", "implicit", "opportunistic"])
+        .describe('TLS toward the smarthost: "starttls" (required, certificate verified), "implicit" (TLS from the start, as on port 465), "opportunistic" (STARTTLS when offered, not verified); default: implicit on port 465, else starttls')
+        .optional(),
+      smarthost_username: z.string().min(1).describe("AUTH user name at the smarthost (sent only over TLS)").optional(),
+      smarthost_password_file: z.string().min(1).describe("file whose first line is the AUTH password for the smarthost").optional(),
+      smarthost_ca_file: z.string().min(1).describe("PEM file of the CAs that may sign the smarthost's certificate (default: the system's)").optional(),
       smtp_after_pop: duration('a client that logged in over POP3 or IMAP this recently may relay from that address ("0s": off)').prefault("0s"),
+    })
+    .refine((r) => (r.smarthost_username === undefined) === (r.smarthost_password_file === undefined), {
+      message: "smarthost_username and smarthost_password_file go together",
     })
     .prefault({})
     .describe("who may send mail through Petrel to other domains"),
@@ -143,9 +152,28 @@ export const configSchema = z.strictObject({
   delivery: z
     .strictObject({
       remote_port: z.number().int().min(1).max(65535).describe("the port used to reach an MX; only tests change it").default(25),
+      source_address: z.string().refine((s) => net.isIP(s) !== 0, { message: "must be an IP address" })
+        .describe("local address outgoing connections come from (default: the system's choice)").optional(),
+      address_preference: z.enum(["any", "ipv4", "ipv6"]).describe("which addresses of an MX host are tried first (any: a random family per host)").default("any"),
+      connect_timeout: duration("time allowed to connect to a remote server").prefault("30s"),
+      max_connections: z.number().int().min(1).max(10000).describe("outgoing SMTP connections at once, all destinations").default(100),
+      max_connections_per_destination: z.number().int().min(1).max(1000).describe("outgoing SMTP connections at once to one destination (domain or smarthost)").default(20),
+      max_messages_per_connection: z.number().int().min(1).describe("messages sent over one connection before it is closed").default(100),
     })
     .prefault({})
     .describe("handing mail to other servers"),
+  queue: z
+    .strictObject({
+      retry_schedule: z.array(duration("a wait")).min(1)
+        .describe("waits before the 1st, 2nd, ... retry of a deferred recipient; the last one repeats")
+        .prefault(["5m", "10m", "30m", "1h", "2h", "4h"]),
+      max_age: duration("how long a recipient may stay deferred before it bounces").prefault("5d"),
+      delay_warning: duration('send the sender a "delayed" notice once a recipient has waited this long ("0s": never)').prefault("0s"),
+      bounce_size_limit: size("a bounce returns the whole original message up to this size, else only its header").prefault("50K"),
+      max_active: z.number().int().min(1).describe("recipients in delivery at once (the rest wait, so a deferred backlog cannot starve fresh mail)").default(2000),
+    })
+    .prefault({})
+    .describe("the queue: retries, bounces (DSN, RFC 3464) and how much is in flight"),
   log: z
     .strictObject({
       level: z.enum(["debug", "info", "warn", "error"]).describe("lowest level written").default("info"),

@@ -9,7 +9,7 @@ import type { RecipientResolver } from "../directory/resolve.js";
 import { GroupCommit } from "../queue/group-commit.js";
 import { deliveryHeaders } from "./trace.js";
 
-interface Commit { appends: AppendRequest[]; completed: number[] }
+interface Commit { appends: AppendRequest[]; completed: number[]; delivered: number[] }
 
 /** What happened to one queue recipient, for the scheduler to record. */
 export type DeliveryOutcome =
@@ -26,6 +26,7 @@ export class LocalDelivery {
       const merged = await stores.queue.commitLocalDelivery({
         appends: commits.flatMap((c) => c.appends),
         completed: commits.flatMap((c) => c.completed),
+        delivered: commits.flatMap((c) => c.delivered),
       });
       let offset = 0;
       return commits.map((c, i) => {
@@ -54,7 +55,9 @@ export class LocalDelivery {
       appends.push({ mailboxId: inbox.id, prefix, blobId: message.blobId, blobSize: message.size, internalDate: Date.now(), flags: [] });
       targets.push({ user: user.address, mailbox: "INBOX" });
     }
-    const { messages, orphanBlobs } = await this.committer.submit({ appends, completed: [recipient.id] });
+    // RFC 3461 §4.1 NOTIFY=SUCCESS: a "delivered" notice, owed in the same transaction.
+    const wantsSuccess = message.sender !== "" && (recipient.notify ?? "").toUpperCase().split(",").includes("SUCCESS");
+    const { messages, orphanBlobs } = await this.committer.submit({ appends, completed: [recipient.id], delivered: wantsSuccess ? [recipient.id] : [] });
     const sid = (JSON.parse(message.origin) as { sid?: string }).sid;
     messages.forEach((m, i) => {
       const user = resolution.destinations.find((d) => d.kind === "mailbox" && d.user.address === targets[i].user);

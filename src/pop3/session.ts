@@ -20,7 +20,7 @@ import { unmapIPv4 } from "../net/cidr.js";
 import { Mailstore } from "../mailstore/mailstore.js";
 import { upgradeToTls } from "../net/tls.js";
 import { Maildrop } from "./maildrop.js";
-import { DotStuffer } from "./dot-stuffing.js";
+import { DotStuffer } from "../net/dot-stuffing.js";
 import { parsePop3Command } from "./command.js";
 
 export interface Pop3Context {

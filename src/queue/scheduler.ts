@@ -1,29 +1,33 @@
-// The queue manager: takes due recipients under an expiring lease (a crashed
-// process's leases run out and its work is taken again), hands local ones to
-// the MDA and records the outcome (done, deferred with backoff, failed).
-// Recipients for other domains wait, deferred, until outbound delivery
-// exists. A bounded batch keeps a deferred backlog from starving fresh mail.
+// The queue manager (Postfix's qmgr): takes due recipients under an expiring
+// lease (a crashed process's leases run out and its work is taken again, and
+// a long remote delivery keeps renewing its own), hands local ones to the MDA
+// and the rest to outbound delivery, and records each outcome: done, retried
+// on the configured schedule, or failed — then owed notices go out (DSN).
+// At most queue.max_active recipients are in delivery at once, and fresh
+// mail is leased before a deferred backlog, so a dead destination with
+// thousands of messages never starves new mail.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../log/logger.js";
-import type { QueuedMessage, QueuedRecipient, Stores } from "../store/interfaces.js";
+import type { QueuedMessage, QueuedRecipient, RecipientOutcome, Stores } from "../store/interfaces.js";
 import type { LocalDelivery } from "../delivery/local.js";
+import { decideOutcome, type AttemptResult, type RetryPolicy } from "./retry-policy.js";
+import type { Notifier } from "./notices.js";
+
+/** Hands the remote recipients of one message (one destination domain) to the next MTA. */
+export interface RemoteDelivery {
+  deliver(message: QueuedMessage, domain: string, recipients: QueuedRecipient[]): Promise<AttemptResult[]>;
+}
 
 export interface SchedulerOptions {
   leaseMs: number;
   batch: number;
   pollMs: number;
-  /** Delay before retry n (1-based) of a deferred recipient. */
-  backoff: (attempt: number) => number;
+  maxActive: number;
 }
 
-export const DEFAULT_SCHEDULER: SchedulerOptions = {
-  leaseMs: 5 * 60_000,
-  batch: 128,
-  pollMs: 1000,
-  backoff: (attempt) => Math.min(5 * 60_000 * 2 ** (attempt - 1), 4 * 3_600_000),
-};
+const STOP_GRACE_MS = 10_000;
 
-const REMOTE_WAIT_MS = 3_600_000;
+export const DEFAULT_SCHEDULER: SchedulerOptions = { leaseMs: 5 * 60_000, batch: 128, pollMs: 1000, maxActive: 2000 };
 
 export class QueueScheduler {
   private readonly owner = `scheduler-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -31,10 +35,17 @@ export class QueueScheduler {
   private wake: (() => void) | undefined;
   private kicked = false;
   private loopDone: Promise<void> | undefined;
+  /** Recipients leased and not yet settled. */
+  private readonly inFlight = new Set<number>();
+  private readonly work = new Set<Promise<void>>();
+  private renewTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly stores: Stores,
     private readonly local: LocalDelivery,
+    private readonly remote: RemoteDelivery,
+    private readonly notifier: Notifier,
+    private readonly policy: RetryPolicy,
     private readonly log: Logger,
     private readonly options: SchedulerOptions = DEFAULT_SCHEDULER,
   ) {}
@@ -43,13 +54,22 @@ export class QueueScheduler {
     const recovered = await this.stores.queue.requeueActive();
     if (recovered > 0) this.log.warn({ recipients: recovered }, "recovered deliveries interrupted by a crash");
     this.running = true;
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(1000, this.options.leaseMs / 3));
+    this.renewTimer.unref();
     this.loopDone = this.loop();
   }
 
+  /** Stops leasing and waits (briefly) for the deliveries under way. */
   async stop(): Promise<void> {
     this.running = false;
     this.kick();
     await this.loopDone;
+    // Deliveries under way get a moment to finish; what is still active after
+    // that is taken again at the next start (requeueActive).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.work), new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
+    clearTimeout(timer);
+    clearInterval(this.renewTimer);
   }
 
   /** New mail is waiting: look now instead of at the next poll. */
@@ -61,15 +81,19 @@ export class QueueScheduler {
   private async loop(): Promise<void> {
     while (this.running) {
       this.kicked = false;
-      let taken: QueuedRecipient[] = [];
-      try {
-        const now = Date.now();
-        taken = await this.stores.queue.lease(this.owner, now, now + this.options.leaseMs, this.options.batch);
-        if (taken.length > 0) await this.process(taken);
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, "queue scheduler error");
+      let taken = 0;
+      const room = Math.min(this.options.batch, this.options.maxActive - this.inFlight.size);
+      if (room > 0) {
+        try {
+          const now = Date.now();
+          const leased = await this.stores.queue.lease(this.owner, now, now + this.options.leaseMs, room);
+          taken = leased.length;
+          if (taken > 0) this.dispatch(leased);
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, "queue scheduler error");
+        }
       }
-      if (taken.length < this.options.batch && !this.kicked && this.running) await this.sleep();
+      if ((taken < room || room <= 0) && !this.kicked && this.running) await this.sleep();
     }
   }
 
@@ -87,43 +111,96 @@ export class QueueScheduler {
     });
   }
 
-  private async process(recipients: QueuedRecipient[]): Promise<void> {
-    const byMessage = new Map<string, QueuedRecipient[]>();
-    for (const r of recipients) byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
-    await Promise.all(
-      [...byMessage].map(async ([id, list]) => {
-        const message = await this.stores.queue.getMessage(id);
-        if (!message) return;
-        await Promise.all(list.map((r) => this.deliverOne(message, r)));
-      }),
-    );
+  private async renewLeases(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    try {
+      await this.stores.queue.extendLease(this.owner, [...this.inFlight], Date.now() + this.options.leaseMs);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "cannot renew queue leases");
+    }
   }
 
-  private async deliverOne(message: QueuedMessage, recipient: QueuedRecipient): Promise<void> {
-    const base = { qid: message.id, to: recipient.address, attempt: recipient.attempts };
+  private dispatch(recipients: QueuedRecipient[]): void {
+    const byMessage = new Map<string, QueuedRecipient[]>();
+    for (const r of recipients) {
+      this.inFlight.add(r.id);
+      byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
+    }
+    for (const [id, list] of byMessage) {
+      const job = this.processMessage(id, list).finally(() => {
+        for (const r of list) this.inFlight.delete(r.id);
+        this.work.delete(job);
+        this.kick();
+      });
+      this.work.add(job);
+    }
+  }
+
+  private async processMessage(id: string, recipients: QueuedRecipient[]): Promise<void> {
+    try {
+      const message = await this.stores.queue.getMessage(id);
+      if (!message) return;
+      const remote = new Map<string, QueuedRecipient[]>();
+      await Promise.all(recipients.map(async (r) => {
+        const result = await this.deliverLocally(message, r);
+        if (result === "remote") {
+          const domain = r.address.slice(r.address.lastIndexOf("@") + 1);
+          remote.set(domain, [...(remote.get(domain) ?? []), r]);
+        } else if (result) {
+          await this.settle(message, [[r, result]]);
+        }
+      }));
+      await Promise.all([...remote].map(async ([domain, list]) => {
+        let results: AttemptResult[];
+        try {
+          results = await this.remote.deliver(message, domain, list);
+        } catch (err) {
+          this.log.error({ qid: message.id, domain, err: (err as Error).stack }, "outbound delivery error");
+          results = list.map(() => ({ status: "deferred", error: `4.3.0 local error: ${(err as Error).message}` }));
+        }
+        await this.settle(message, list.map((r, i) => [r, results[i]]));
+      }));
+      await this.notifier.check(message.id);
+    } catch (err) {
+      this.log.error({ qid: id, err: (err as Error).message }, "queue scheduler error");
+    }
+  }
+
+  /** The MDA's attempt; "remote" for recipients outbound must take, undefined when it already recorded success. */
+  private async deliverLocally(message: QueuedMessage, recipient: QueuedRecipient): Promise<AttemptResult | "remote" | undefined> {
     try {
       const outcome = await this.local.deliver(message, recipient);
       switch (outcome.status) {
-        case "sent":
-          return;
-        case "remote":
-          await this.stores.queue.defer(recipient.id, "4.4.0 waiting for outbound delivery (not available in this version)", Date.now() + REMOTE_WAIT_MS);
-          this.log.info({ ...base, status: "deferred", relay: "none" }, "waiting for outbound delivery");
-          return;
-        case "deferred":
-          await this.stores.queue.defer(recipient.id, outcome.error, Date.now() + this.options.backoff(recipient.attempts));
-          this.log.warn({ ...base, status: "deferred", error: outcome.error }, "delivery deferred");
-          return;
-        case "bounced":
-          await this.stores.queue.fail(recipient.id, outcome.error);
-          for (const blob of await this.stores.queue.purge(message.id)) await this.stores.blobs.remove(blob);
-          this.log.warn({ ...base, status: "bounced", error: outcome.error }, "delivery failed");
-          return;
+        case "sent": return undefined;
+        case "remote": return "remote";
+        case "deferred": return { status: "deferred", error: outcome.error };
+        case "bounced": return { status: "bounced", error: outcome.error };
       }
     } catch (err) {
-      const error = `4.3.0 ${(err as Error).message}`;
-      await this.stores.queue.defer(recipient.id, error, Date.now() + this.options.backoff(recipient.attempts));
-      this.log.error({ ...base, status: "deferred", error }, "delivery error");
+      return { status: "deferred", error: `4.3.0 local delivery error: ${(err as Error).message}` };
     }
+  }
+
+  private async settle(message: QueuedMessage, results: [QueuedRecipient, AttemptResult][]): Promise<void> {
+    const now = Date.now();
+    const outcomes: RecipientOutcome[] = results.map(([r, result]) => decideOutcome(this.policy, message, r, result, now));
+    const orphans = await this.stores.queue.settle(outcomes);
+    for (const blob of orphans) await this.stores.blobs.remove(blob);
+    outcomes.forEach((o, i) => {
+      const [r, result] = results[i];
+      if (result.status === "sent" && result.local) return;
+      const fields = {
+        qid: message.id, to: r.address, attempt: r.attempts, delay: (now - message.receivedAt) / 1000,
+        relay: result.relay ?? result.remoteMta ?? "none",
+        ...(result.tls ? { tls: result.tls } : {}),
+        status: o.state === "done" ? "sent" : o.state === "failed" ? "bounced" : "deferred",
+        ...(o.state === "done" ? { reply: o.error } : { error: o.error }),
+        ...(o.state === "deferred" ? { retry: new Date(o.nextAttempt!).toISOString() } : {}),
+        ...(o.notice ? { notice: o.notice } : {}),
+      };
+      if (o.state === "done") this.log.info(fields, "sent");
+      else if (o.state === "failed") this.log.warn(fields, "delivery failed");
+      else this.log.info(fields, "delivery deferred");
+    });
   }
 }

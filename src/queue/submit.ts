@@ -10,6 +10,7 @@ import { normalizeAddress } from "../directory/address.js";
 import { receivedHeader } from "../delivery/trace.js";
 import { Acceptor } from "./accept.js";
 import { newQueueId } from "./queue-id.js";
+import { isAscii } from "node:buffer";
 
 export interface LocalSubmission {
   sender: string;
@@ -57,7 +58,7 @@ export async function submitLocal(stores: Stores, resolver: RecipientResolver, l
       protocol: "local", hostname: s.hostname, queueId, localUid: s.uid, date: new Date(),
       recipient: recipients.length === 1 ? recipients[0].original : undefined,
     }),
-    origin: JSON.stringify({ local: s.user, uid: s.uid }),
+    origin: JSON.stringify({ local: s.user, uid: s.uid, eightBit: !isAscii(s.message) }),
     recipients: recipients.map((d) => ({ address: d.address, orcpt: d.original === d.address ? null : `rfc822;${d.original}` })),
   });
   return { ok: true, queueId };

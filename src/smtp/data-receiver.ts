@@ -4,6 +4,8 @@
 // (§4.5.2), stores line ends as CRLF, and counts what the limits need —
 // size (RFC 1870), line length (§4.5.3.1.6) and the Received headers of the
 // header block (loop detection, §6.3) — without ever holding the message.
+import { isAscii } from "node:buffer";
+
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
@@ -23,6 +25,8 @@ export interface DataResult {
   header: string;
   /** False when the header block was longer than the scan limit (so `header` is cut short). */
   headerComplete: boolean;
+  /** Some byte of the message is not ASCII (8BITMIME or SMTPUTF8 needed to relay it, RFC 6152 §3). */
+  eightBit: boolean;
   /** Bytes received after the terminating "." line (pipelined commands). */
   rest: Buffer;
 }
@@ -42,6 +46,7 @@ export class DataReceiver {
   private receivedHeaders = 0;
   private headerText = "";
   private headerComplete = true;
+  private eightBit = false;
 
   constructor(private readonly limits: DataLimits, private readonly sink: (chunk: Buffer) => Promise<void> | void) {}
 
@@ -63,7 +68,7 @@ export class DataReceiver {
           this.finishHeader();
           return {
             size: this.size, tooBig: this.tooBig, longestLine: this.longestLine, receivedHeaders: this.receivedHeaders,
-            header: this.headerText, headerComplete: this.headerComplete, rest: buf.subarray(nl + 1),
+            header: this.headerText, headerComplete: this.headerComplete, eightBit: this.eightBit, rest: buf.subarray(nl + 1),
           };
         }
         pos += 1; // dot-stuffing: the first dot of a line is not data
@@ -101,6 +106,7 @@ export class DataReceiver {
     for (const chunk of chunks) {
       if (chunk.length === 0) continue;
       this.size += chunk.length;
+      if (!this.eightBit && !isAscii(chunk)) this.eightBit = true;
       if (!this.headerDone) this.scanHeader(chunk);
       if (this.size > this.limits.maxSize) {
         this.tooBig = true;

@@ -1,7 +1,8 @@
 // One inbound SMTP session (RFC 5321): greeting, EHLO/HELO, MAIL, RCPT,
 // DATA, RSET, NOOP, QUIT, HELP, VRFY/EXPN (252, revealing nobody), STARTTLS
 // (RFC 3207), PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
-// SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034/3463).
+// SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034/3463), DSN (RFC 3461:
+// RET, ENVID, NOTIFY, ORCPT kept with the queued message).
 // SECURITY: everything from the socket is attacker-controlled. Every input has
 // a limit (line length, recipients, size, errors, idle time) answered with
 // its proper code; input pipelined after STARTTLS is discarded (CVE-2011-0411
@@ -20,6 +21,7 @@ import { unmapIPv4 } from "../net/cidr.js";
 import { describeTls, upgradeToTls } from "../net/tls.js";
 import { newQueueId } from "../queue/queue-id.js";
 import { protocolName, receivedHeader } from "../delivery/trace.js";
+import { isAscii } from "node:buffer";
 import type { BlobWriter } from "../store/interfaces.js";
 import { parseCommandLine, parseHeloName } from "./command.js";
 import { checkSmtpUtf8, parseMailFrom, parseRcptTo, type EsmtpParams } from "./address.js";
@@ -246,7 +248,7 @@ export class SmtpSession {
     this.extended = verb === "EHLO";
     const { hostname, smtp } = this.ctx.config;
     if (!this.extended) return this.write(reply(250, undefined, hostname));
-    const lines = [hostname, "PIPELINING", `SIZE ${smtp.max_message_size}`, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"];
+    const lines = [hostname, "PIPELINING", `SIZE ${smtp.max_message_size}`, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN"];
     if (!this.tlsInfo) lines.push("STARTTLS");
     if (this.authAllowed()) lines.push(`AUTH ${SASL_MECHANISMS.join(" ")}`);
     lines.push("HELP");
@@ -262,8 +264,9 @@ export class SmtpSession {
     const { sender, params } = parsed.value;
     const unknown = Object.keys(params.other);
     // AUTH= (RFC 4954 §5) is accepted and not trusted: the session's own AUTH decides.
-    if (unknown.length > 0 || params.ret || params.envid || params.body === "BINARYMIME") {
-      const name = unknown[0] ?? (params.ret ? "RET" : params.envid ? "ENVID" : "BODY=BINARYMIME");
+    // RET and ENVID (RFC 3461 §4.3, §4.4) are kept with the message for its notices.
+    if (unknown.length > 0 || params.body === "BINARYMIME") {
+      const name = unknown[0] ?? "BODY=BINARYMIME";
       return this.fail(reply(555, "5.5.4", `Unsupported option: ${name}`));
     }
     if (params.smtputf8 && !this.extended) return this.fail(reply(555, "5.5.4", "SMTPUTF8 requires EHLO"));
@@ -289,9 +292,7 @@ export class SmtpSession {
     if (!parsed.ok) return this.fail(reply(parsed.code, parsed.enhanced, parsed.message));
     const { recipient, params } = parsed.value;
     const unknown = Object.keys(params.other);
-    if (unknown.length > 0 || params.notify || params.orcpt) {
-      return this.fail(reply(555, "5.5.4", `Unsupported option: ${unknown[0] ?? (params.notify ? "NOTIFY" : "ORCPT")}`));
-    }
+    if (unknown.length > 0) return this.fail(reply(555, "5.5.4", `Unsupported option: ${unknown[0]}`));
     const utf8Error = checkSmtpUtf8(recipient, tx.params.smtputf8 === true);
     if (utf8Error) return this.fail(reply(utf8Error.code, utf8Error.enhanced, utf8Error.message));
     if (tx.recipients.length >= this.ctx.config.smtp.max_recipients) {
@@ -313,7 +314,7 @@ export class SmtpSession {
       this.log.info({ qid: tx.queueId, to: recipient.address, client: this.clientAddress, reply: verdict.reply.code }, "recipient rejected");
       return this.fail(verdict.reply);
     }
-    tx.recipients.push({ address: verdict.address, destinations: verdict.destinations });
+    tx.recipients.push({ address: verdict.address, orcpt: params.orcpt, notify: params.notify, destinations: verdict.destinations });
     this.write(reply(250, "2.1.5", "Ok"));
   }
 
@@ -398,7 +399,12 @@ export class SmtpSession {
         size: blob.size,
         receivedAt: Date.now(),
         trace,
-        origin: JSON.stringify({ sid: this.id, client: this.clientAddress, helo: this.helo, listener: this.ctx.listener, user: this.user?.address }),
+        origin: JSON.stringify({
+          sid: this.id, client: this.clientAddress, helo: this.helo, listener: this.ctx.listener, user: this.user?.address,
+          body: tx.params.body, smtputf8: tx.params.smtputf8 === true, eightBit: result.eightBit, utf8Header: !isAscii(Buffer.from(result.header, "latin1")),
+        }),
+        envId: tx.params.envid ?? null,
+        ret: tx.params.ret ?? null,
         recipients,
       });
     } catch (err) {
@@ -486,12 +492,17 @@ export class SmtpSession {
 }
 
 /** One queue recipient per final mailbox and per remote address, whatever aliases led there. */
-function uniqueRecipients(recipients: Transaction["recipients"]): { address: string; orcpt?: string | null }[] {
-  const seen = new Map<string, { address: string; orcpt?: string | null }>();
+/**
+ * One queue recipient per final destination. ORCPT is the client's when it
+ * gave one, else the RCPT address when an alias changed it (RFC 3461 §4.2).
+ */
+function uniqueRecipients(recipients: Transaction["recipients"]): { address: string; orcpt?: string | null; notify?: string | null }[] {
+  const seen = new Map<string, { address: string; orcpt?: string | null; notify?: string | null }>();
   for (const r of recipients) {
     for (const d of r.destinations) {
       const key = d.kind === "mailbox" ? `user:${d.user.id}` : `remote:${d.address}`;
-      if (!seen.has(key)) seen.set(key, { address: d.address, orcpt: r.address === d.address ? null : `rfc822;${r.address}` });
+      const orcpt = r.orcpt ?? (r.address === d.address ? null : `rfc822;${r.address}`);
+      if (!seen.has(key)) seen.set(key, { address: d.address, orcpt, notify: r.notify ? r.notify.join(",") : null });
     }
   }
   return [...seen.values()];

@@ -148,7 +148,32 @@ export interface QueuedRecipient {
   state: RecipientState;
   attempts: number;
   nextAttempt: number;
+  /** The last failure, or the remote's reply for a recipient handed on: "550 5.1.1 ..." style text with an enhanced code. */
   lastError: string | null;
+  /** A delivery status notification owed to the sender (RFC 3464 Action), cleared once it is queued. */
+  notice: DsnAction | null;
+  /** The server that gave the last reply ("mx.example.net"), for Remote-MTA. */
+  remoteMta: string | null;
+  /** A "delayed" notice was already sent for this recipient. */
+  warned: boolean;
+  /** When the last delivery attempt ended (ms), 0 before the first. */
+  lastAttempt: number;
+}
+
+/** RFC 3464 §2.3.3 actions a notice reports. */
+export type DsnAction = "failed" | "delayed" | "delivered" | "relayed" | "expanded";
+
+/** The outcome of one delivery attempt of an active recipient. */
+export interface RecipientOutcome {
+  id: number;
+  state: "done" | "deferred" | "failed";
+  /** Failure text, or the remote's reply when handed on. */
+  error?: string | null;
+  /** For deferred: when to try again. */
+  nextAttempt?: number;
+  notice?: DsnAction | null;
+  remoteMta?: string | null;
+  at: number;
 }
 
 export interface QueuedMessage {
@@ -184,6 +209,8 @@ export interface NewQueuedMessage {
 export interface LocalDeliveryCommit {
   appends: AppendRequest[];
   completed: number[];
+  /** Those of `completed` that asked for a "delivered" notice (NOTIFY=SUCCESS). */
+  delivered?: number[];
 }
 
 export interface QueueStore {
@@ -208,6 +235,31 @@ export interface QueueStore {
    * of the appends, and the blob ids that lost their last reference.
    */
   commitLocalDelivery(commit: LocalDeliveryCommit): Promise<{ messages: MessageRecord[]; orphanBlobs: string[] }>;
+  /**
+   * Keeps `owner`'s lease on these recipients (still active and owned by it)
+   * until `leaseUntil`: a long remote delivery is not taken over by another worker.
+   */
+  extendLease(owner: string, recipientIds: number[], leaseUntil: number): Promise<void>;
+  /**
+   * Records attempt outcomes in one transaction; only recipients still active
+   * change (an outcome for a recipient that was deleted or held meanwhile is
+   * ignored). Messages left with nothing to deliver or report are removed;
+   * returns the blob ids that lost their last reference.
+   */
+  settle(outcomes: RecipientOutcome[]): Promise<string[]>;
+  /**
+   * The recipients of a message with a notice owed, once none of its
+   * recipients is incoming or active (so one notice covers one pass).
+   */
+  pendingNotices(messageId: string): Promise<QueuedRecipient[]>;
+  /**
+   * In one transaction: clears the notices of these recipients (all must still
+   * be owed, else nothing happens and `reported` is false), marks delayed ones
+   * as warned, queues the notification message (already durable blob) when
+   * given, and removes the original when nothing is left. Returns the blobs
+   * that lost their last reference.
+   */
+  reportNotices(messageId: string, recipientIds: number[], notification: NewQueuedMessage | null): Promise<{ reported: boolean; orphanBlobs: string[] }>;
   defer(recipientId: number, error: string, nextAttempt: number): Promise<void>;
   fail(recipientId: number, error: string): Promise<void>;
   markDone(recipientId: number): Promise<void>;
@@ -216,7 +268,7 @@ export interface QueueStore {
   /** Makes every waiting recipient (or those of one message) due now. */
   flush(messageId?: string): Promise<number>;
   /**
-   * Removes the messages whose recipients are all done or failed (all such
+   * Removes the messages whose recipients are all done or failed with no notice owed (all such
    * messages, or just this one); with force, this one message whatever its
    * state. Returns the blob ids that lost their last reference.
    */

@@ -47,7 +47,11 @@ describe("operator CLI while the server runs", { concurrency: true }, () => {
   let tmp: string;
 
   before(async () => {
-    server = await startPetrel();
+    // remote-queue.test's only MX refuses connections: its mail waits, deferred.
+    server = await startPetrel({
+      dnsRecords: { mx: { "remote-queue.test": [{ preference: 10, exchange: "down.remote-queue.test" }] }, a: { "down.remote-queue.test": ["127.0.0.250"] } },
+      extraToml: "[delivery]\nremote_port = 9\n",
+    });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-cli-"));
   });
   after(async () => {
@@ -265,25 +269,25 @@ describe("operator CLI while the server runs", { concurrency: true }, () => {
     const sent = await smtp("someone@remote-queue.test", "Subject: queued remote\r\n\r\nwaiting body\r\n", "queuer@client.test");
     assert.ok(sent.qid, sent.end);
     const qid = sent.qid;
-    await server.waitForLog((e) => e.msg === "waiting for outbound delivery" && e.qid === qid, 10_000, from);
+    await server.waitForLog((e) => e.msg === "delivery deferred" && e.qid === qid, 10_000, from);
 
     const table = ok(await cli(["queue", "list"]));
     assert.match(table, /^ID\s+AGE\s+SIZE\s+SENDER\s+RECIPIENTS\s+STATE\s+LAST_ERROR\n/);
     const line = table.split("\n").find((l) => l.startsWith(qid));
     assert.ok(line, `queue list lacks ${qid}:\n${table}`);
-    assert.match(line, /queuer@client\.test\s+someone@remote-queue\.test\s+deferred\s+4\.4\.0/);
+    assert.match(line, /queuer@client\.test\s+someone@remote-queue\.test\s+deferred\s+4\.4\.1 down\.remote-queue\.test\[127\.0\.0\.250\]:9 connect/);
     const list = async () => json<QueueRow[]>(await cli(["queue", "list", "--json"])).find((q) => q.id === qid);
     const entry = await list();
     assert.ok(entry, "queue list --json lacks the message");
     assert.equal(entry.sender, "queuer@client.test");
     assert.deepEqual(entry.recipients, ["someone@remote-queue.test"]);
     assert.equal(entry.state, "deferred");
-    assert.match(entry.last_error ?? "", /^4\.4\.0 /);
+    assert.match(entry.last_error ?? "", /^4\.4\.1 /);
     assert.match(entry.age, /^\d+[smhd]$/);
 
     const shown = ok(await cli(["queue", "show", qid]));
     assert.match(shown, new RegExp(`^id:\\s+${qid}\n`));
-    assert.match(shown, /\nrecipient: someone@remote-queue\.test deferred attempts=\d+ next \S+ \(4\.4\.0 /);
+    assert.match(shown, /\nrecipient: someone@remote-queue\.test deferred attempts=\d+ next \S+ \(4\.4\.1 /);
     assert.match(shown, /\nReceived: from client\.test /);
     assert.match(shown, /\nSubject: queued remote\n\nwaiting body\n/);
     const shownJson = json<{ id: string; sender: string; recipients: { address: string; state: string }[] }>(await cli(["queue", "show", qid, "--json"]));
@@ -299,13 +303,13 @@ describe("operator CLI while the server runs", { concurrency: true }, () => {
 
     let mark = server.entries.length;
     assert.match(ok(await cli(["queue", "release", qid])), /1 recipient\(s\) released/);
-    // Released: due now; the scheduler takes it again and puts it back to wait.
-    await server.waitForLog((e) => e.msg === "waiting for outbound delivery" && e.qid === qid, 10_000, mark);
+    // Released: due now; the scheduler tries again and puts it back to wait.
+    await server.waitForLog((e) => e.msg === "delivery deferred" && e.qid === qid, 10_000, mark);
     assert.deepEqual(state(), ["deferred"]);
 
     mark = server.entries.length;
     assert.match(ok(await cli(["queue", "flush", qid])), /^1 recipient\(s\) made due now/);
-    await server.waitForLog((e) => e.msg === "waiting for outbound delivery" && e.qid === qid, 10_000, mark);
+    await server.waitForLog((e) => e.msg === "delivery deferred" && e.qid === qid, 10_000, mark);
 
     assert.match(ok(await cli(["queue", "delete", qid])), new RegExp(`${qid}: deleted`));
     assert.deepEqual(state(), [], "deleted message still queued");

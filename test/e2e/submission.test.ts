@@ -2,8 +2,8 @@
 // nobody else relays"), with swaks, Python's smtplib and a raw client that
 // can connect from any loopback source address: AUTH only over TLS for
 // clients outside auth.plaintext_networks (538 before STARTTLS), MAIL only
-// after AUTH on submission/submissions (530), mail to other domains queued
-// (deferred: no outbound yet) and local mail delivered "with ESMTPSA"; sender
+// after AUTH on submission/submissions (530), mail to other domains relayed
+// to their MX (a sink on 127.0.0.20) and local mail delivered "with ESMTPSA"; sender
 // ownership for MAIL FROM and From: (553 5.7.1); relay refused outside
 // relay.networks (554 5.7.1); SMTP after POP opening and closing with its
 // window; the hourly sending limit (451 4.7.1); the login throttle blocking
@@ -14,6 +14,7 @@ import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel
 import { run, type RunResult } from "../helpers/run.js";
 import { connectFrom, expectReply as expect, type SmtpClient } from "../helpers/smtp-client.js";
 import { stored } from "../helpers/stored.js";
+import { startSink, type SinkHandle } from "../helpers/smtp-sink.js";
 
 // ------------------------------------------------------------ helpers
 
@@ -80,13 +81,15 @@ async function queueList(server: PetrelServer): Promise<QueueRow[]> {
   return JSON.parse(r.stdout) as QueueRow[];
 }
 
-/** The message waits in the queue, deferred, for exactly `to` (outbound delivery does not exist yet). */
-async function assertWaitsForOutbound(server: PetrelServer, qid: string, to: string[]): Promise<void> {
-  await server.waitForLog((e) => e.msg === "waiting for outbound delivery" && e.qid === qid);
-  const row = (await queueList(server)).find((m) => m.id === qid);
-  assert.ok(row, `${qid} is not in petrel queue list`);
-  assert.equal(row.state, "deferred");
-  assert.deepEqual([...row.recipients].sort(), [...to].sort());
+/** The message was relayed to remote.test's MX (a sink), for exactly `to`. */
+async function assertRelayed(server: PetrelServer, qid: string, to: string[]): Promise<void> {
+  for (const address of to) {
+    const sent = await server.waitForLog((e) => e.msg === "sent" && e.qid === qid && e.to === address);
+    assert.equal(sent.relay, `mx.remote.test[127.0.0.20]:${remoteMx.port}`);
+  }
+  const tx = remoteMx.transactions.filter((t) => t.data.includes(qid));
+  assert.deepEqual(tx.flatMap((t) => t.recipients.map((r) => r.address)).sort(), [...to].sort());
+  assert.equal((await queueList(server)).some((m) => m.id === qid), false, `${qid} is still queued`);
 }
 
 /** The Received header of what `address` got with queue id `qid`, unfolded. */
@@ -197,11 +200,16 @@ const BOB = "bob@example.test";
 const DAVE = "dave@example.test";
 
 let server: PetrelServer;
+let remoteMx: SinkHandle;
 
 before(async () => {
+  remoteMx = await startSink({ host: "127.0.0.20" });
   server = await startPetrel({
     listeners: ["smtp", "submission", "submissions", "pop3"],
+    dnsRecords: { mx: { "remote.test": [{ preference: 10, exchange: "mx.remote.test" }] }, a: { "mx.remote.test": ["127.0.0.20"] } },
     extraToml: `
+[delivery]
+remote_port = ${remoteMx.port}
 [auth]
 plaintext_networks = ["127.0.0.1/32", "127.0.0.3/32"]
 failure_delay = "100ms"
@@ -218,6 +226,7 @@ max_connections_per_ip = 100
 
 after(async () => {
   await server?.close();
+  await remoteMx?.close();
 });
 
 // ------------------------------------------------------------ submission: TLS, then AUTH, then MAIL
@@ -261,7 +270,7 @@ describe("submission (587) from outside auth.plaintext_networks", () => {
     c.close();
   });
 
-  test("smtplib: AUTH absent before starttls(), present after; login() → 235; mail to another domain → 250 and deferred in the queue", async () => {
+  test("smtplib: AUTH absent before starttls(), present after; login() → 235; mail to another domain → 250 and relayed to its MX", async () => {
     const data = message(ALICE, "friend@remote.test", "py submission remote");
     const r = await smtplib(server, "submission", { mode: "starttls", source: "127.0.0.2", user: ALICE, from: ALICE, to: ["friend@remote.test"], data });
     assert.ok(r.features.includes("starttls"), `${r.features}`);
@@ -274,7 +283,7 @@ describe("submission (587) from outside auth.plaintext_networks", () => {
     assert.deepEqual(r.mail, [250, "2.1.0 Ok"]);
     assert.deepEqual(r.rcpt, [[250, "2.1.5 Ok"]]);
     assert.equal(r.data?.[0], 250, JSON.stringify(r));
-    await assertWaitsForOutbound(server, queuedId(`250 ${r.data![1]}`), ["friend@remote.test"]);
+    await assertRelayed(server, queuedId(`250 ${r.data![1]}`), ["friend@remote.test"]);
   });
 
   test("smtplib: local mail after AUTH is delivered, Received says ESMTPSA from [127.0.0.2]", async () => {
@@ -294,11 +303,11 @@ describe("submission (587) from outside auth.plaintext_networks", () => {
     assert.match(r.mail[1], /^5\.7\.0 /);
   });
 
-  test("swaks --tls --auth PLAIN from 127.0.0.2: remote mail queued, deferred", async () => {
+  test("swaks --tls --auth PLAIN from 127.0.0.2: remote mail relayed to its MX", async () => {
     const r = await swaks(server, "submission", ["-li", "127.0.0.2", "--tls", "--auth", "PLAIN", "--auth-user", ALICE, "--auth-password", pw(ALICE), "--from", ALICE, "--to", "pal@remote.test", "--header", "Subject: swaks 587"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /<~ {1,2}235 2\.7\.0 /);
-    await assertWaitsForOutbound(server, queuedId(r.stdout), ["pal@remote.test"]);
+    await assertRelayed(server, queuedId(r.stdout), ["pal@remote.test"]);
   });
 
   test("swaks --auth without --tls from 127.0.0.2: the server does not offer AUTH, nothing is sent", async () => {
@@ -322,7 +331,7 @@ describe("submissions (465, implicit TLS)", () => {
     c.close();
   });
 
-  test("smtplib.SMTP_SSL (no verification): login, local and remote recipients; ESMTPSA locally, remote deferred", async () => {
+  test("smtplib.SMTP_SSL (no verification): login, local and remote recipients; ESMTPSA locally, remote relayed", async () => {
     const data = message(BOB, `${ALICE}, far@remote.test`, "py 465");
     const r = await smtplib(server, "submissions", { mode: "ssl", source: "127.0.0.2", user: BOB, from: BOB, to: [ALICE, "far@remote.test"], data });
     assert.match(r.tls ?? "", /^TLSv1\.[23]$/);
@@ -331,15 +340,15 @@ describe("submissions (465, implicit TLS)", () => {
     assert.equal(r.data?.[0], 250, JSON.stringify(r));
     const qid = queuedId(`250 ${r.data![1]}`);
     assert.match(await deliveredReceived(server, ALICE, qid), / with ESMTPSA \(version=TLSv1\.[23] cipher=\S+\) id /);
-    await assertWaitsForOutbound(server, qid, ["far@remote.test"]);
+    await assertRelayed(server, qid, ["far@remote.test"]);
   });
 
-  test("swaks --tlsc --auth PLAIN: remote mail queued, deferred", async () => {
+  test("swaks --tlsc --auth PLAIN: remote mail relayed to its MX", async () => {
     const r = await swaks(server, "submissions", ["-li", "127.0.0.2", "--tlsc", "--auth", "PLAIN", "--auth-user", BOB, "--auth-password", pw(BOB), "--from", BOB, "--to", "other@remote.test", "--header", "Subject: swaks 465"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /=== TLS started with cipher TLSv1\.[23]/);
     assert.match(r.stdout, /<~ {1,2}235 2\.7\.0 /);
-    await assertWaitsForOutbound(server, queuedId(r.stdout), ["other@remote.test"]);
+    await assertRelayed(server, queuedId(r.stdout), ["other@remote.test"]);
   });
 });
 
@@ -464,7 +473,7 @@ describe("SMTP after POP (relay.smtp_after_pop = 30s)", () => {
     await c.write(`${message("pop-user@outside.test", "pop-friend@remote.test", "smtp after pop")}.\r\n`);
     const qid = queuedId(await c.read());
     c.close();
-    await assertWaitsForOutbound(server, qid, ["pop-friend@remote.test"]);
+    await assertRelayed(server, qid, ["pop-friend@remote.test"]);
 
     const stranger = await relayProbe(server, "127.0.0.6");
     assert.match(await rcpt(stranger, "pop-friend@remote.test"), /^554 5\.7\.1 /);

@@ -9,6 +9,7 @@ import { blobContract } from "./contract-blobs.js";
 import { directoryContract } from "./contract-directory.js";
 import { mailboxContract } from "./contract-mailboxes.js";
 import { queueContract } from "./contract-queue.js";
+import { queueOutcomeContract } from "./contract-queue-outcomes.js";
 import { counterContract } from "./contract-counters-changes.js";
 
 export function storeContract(name: string, open: () => Promise<{ stores: Stores; cleanup(): Promise<void> }>): void {
@@ -17,6 +18,7 @@ export function storeContract(name: string, open: () => Promise<{ stores: Stores
     directoryContract(open);
     mailboxContract(open);
     queueContract(open);
+    queueOutcomeContract(open);
     counterContract(open);
   });
 }

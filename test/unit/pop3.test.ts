@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parsePop3Command } from "../../src/pop3/command.js";
-import { DotStuffer } from "../../src/pop3/dot-stuffing.js";
+import { DotStuffer } from "../../src/net/dot-stuffing.js";
 import { top } from "../../src/pop3/session.js";
 
 describe("POP3 command parser", () => {

@@ -7,7 +7,7 @@ import fsp, { type FileHandle } from "node:fs/promises";
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -69,7 +69,11 @@ CREATE TABLE IF NOT EXISTS queue_recipients (
   next_attempt INTEGER NOT NULL,
   lease_owner TEXT,
   lease_until INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT
+  last_error TEXT,
+  notice TEXT,
+  remote_mta TEXT,
+  warned INTEGER NOT NULL DEFAULT 0,
+  last_attempt INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_due ON queue_recipients (state, next_attempt);
 CREATE INDEX IF NOT EXISTS queue_by_message ON queue_recipients (message_id);
@@ -208,6 +212,13 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 function migrate(db: Db): void {
   const columns = (db.prepare("PRAGMA table_info(users)").all() as { name: string }[]).map((c) => c.name);
   if (!columns.includes("send_as")) db.exec("ALTER TABLE users ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own'"); // v2
+  const queueColumns = (db.prepare("PRAGMA table_info(queue_recipients)").all() as { name: string }[]).map((c) => c.name);
+  if (!queueColumns.includes("notice")) { // v3: delivery status notifications
+    db.exec(`ALTER TABLE queue_recipients ADD COLUMN notice TEXT;
+      ALTER TABLE queue_recipients ADD COLUMN remote_mta TEXT;
+      ALTER TABLE queue_recipients ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE queue_recipients ADD COLUMN last_attempt INTEGER NOT NULL DEFAULT 0;`);
+  }
 }
 
 /** Runs fn in one IMMEDIATE transaction (taken at once, so writers never deadlock on upgrade). */

@@ -3,25 +3,41 @@
 // hold; plus done and failed) taken under expiring leases, so a crash never
 // loses an item and never leaves it owned for ever.
 import type {
-  LocalDeliveryCommit, MessageRecord, NewQueuedMessage, QueuedMessage, QueuedRecipient, QueueStore, RecipientState,
+  DsnAction, LocalDeliveryCommit, RecipientOutcome, MessageRecord, NewQueuedMessage, QueuedMessage, QueuedRecipient, QueueStore, RecipientState,
 } from "../interfaces.js";
 import { durable, durably, inTransaction, sql, type Db } from "./db.js";
 import { appendRows, releaseBlobs } from "./mailboxes.js";
 
-interface RecipientRow { id: number; message_id: string; address: string; orcpt: string | null; notify: string | null; state: string; attempts: number; next_attempt: number; last_error: string | null }
+interface RecipientRow {
+  id: number; message_id: string; address: string; orcpt: string | null; notify: string | null; state: string; attempts: number;
+  next_attempt: number; last_error: string | null; notice: string | null; remote_mta: string | null; warned: number; last_attempt: number;
+}
 interface MessageRow { id: string; sender: string; blob_id: string; size: number; received_at: number; trace: string; origin: string; env_id: string | null; ret: string | null }
 
 const toRecipient = (r: RecipientRow): QueuedRecipient => ({
   id: r.id, messageId: r.message_id, address: r.address, orcpt: r.orcpt, notify: r.notify,
   state: r.state as RecipientState, attempts: r.attempts, nextAttempt: r.next_attempt, lastError: r.last_error,
+  notice: r.notice as DsnAction | null, remoteMta: r.remote_mta, warned: r.warned === 1, lastAttempt: r.last_attempt,
 });
+
+/** A queue message is finished when every recipient is done or failed and no notice is owed. */
+const FINISHED = `NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = q.id AND (r.state NOT IN ('done', 'failed') OR r.notice IS NOT NULL))`;
+
+/** Another worker reported (some of) these notices first: roll back. */
+class NoticeRace extends Error {}
 
 export class SqliteQueue implements QueueStore {
   constructor(private readonly db: Db) {}
 
   async enqueue(messages: NewQueuedMessage[]): Promise<void> {
+    inTransaction(this.db, () => this.insert(messages));
+    await durable(this.db);
+  }
+
+  /** Inside a transaction: the queue records of new messages. */
+  private insert(messages: NewQueuedMessage[]): void {
     const db = this.db;
-    inTransaction(db, () => {
+    {
       const insertMessage = sql(db, "INSERT INTO queue_messages (id, sender, blob_id, size, received_at, trace, origin, env_id, ret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
       const insertRecipient = sql(db, "INSERT INTO queue_recipients (message_id, address, orcpt, notify, state, next_attempt) VALUES (?, ?, ?, ?, 'incoming', ?)");
       const refBlob = sql(db, "INSERT INTO blobs (id, size, refs) VALUES (?, ?, 1) ON CONFLICT (id) DO UPDATE SET refs = refs + 1");
@@ -30,8 +46,7 @@ export class SqliteQueue implements QueueStore {
         refBlob.run(m.blobId, m.size);
         for (const r of m.recipients) insertRecipient.run(m.id, r.address, r.orcpt ?? null, r.notify ?? null, m.receivedAt);
       }
-    });
-    await durable(db);
+    }
   }
 
   /** A lease need not survive a power cut (a lost lease is simply taken again): no durable() wait. */
@@ -76,10 +91,13 @@ export class SqliteQueue implements QueueStore {
     const db = this.db;
     return durably(db, inTransaction(db, () => {
       const messages = appendRows(db, commit.appends);
-      const done = sql(db, "UPDATE queue_recipients SET state = 'done', lease_owner = NULL, last_error = NULL WHERE id = ? RETURNING message_id");
+      const done = sql(db, `UPDATE queue_recipients SET state = 'done', lease_owner = NULL, last_error = NULL,
+        notice = CASE WHEN ? THEN 'delivered' ELSE notice END, last_attempt = ? WHERE id = ? RETURNING message_id`);
       const touched = new Set<string>();
+      const delivered = new Set(commit.delivered ?? []);
+      const now = Date.now();
       for (const id of commit.completed) {
-        const row = done.get(id) as { message_id: string } | undefined;
+        const row = done.get(delivered.has(id) ? 1 : 0, now, id) as { message_id: string } | undefined;
         if (row) touched.add(row.message_id);
       }
       return { messages, orphanBlobs: this.purgeComplete([...touched]) };
@@ -88,8 +106,7 @@ export class SqliteQueue implements QueueStore {
 
   /** Inside a transaction: deletes those of the given queue messages with nothing left to deliver. */
   private purgeComplete(messageIds: string[]): string[] {
-    const find = sql(this.db, `SELECT blob_id FROM queue_messages q WHERE id = ? AND NOT EXISTS
-      (SELECT 1 FROM queue_recipients r WHERE r.message_id = q.id AND r.state NOT IN ('done', 'failed'))`);
+    const find = sql(this.db, `SELECT blob_id FROM queue_messages q WHERE id = ? AND ${FINISHED}`);
     const del = sql(this.db, "DELETE FROM queue_messages WHERE id = ?");
     const blobs: string[] = [];
     for (const id of messageIds) {
@@ -99,6 +116,54 @@ export class SqliteQueue implements QueueStore {
       blobs.push(row.blob_id);
     }
     return releaseBlobs(this.db, blobs);
+  }
+
+  async extendLease(owner: string, recipientIds: number[], leaseUntil: number): Promise<void> {
+    const db = this.db;
+    inTransaction(db, () => {
+      const extend = sql(db, "UPDATE queue_recipients SET lease_until = ? WHERE id = ? AND state = 'active' AND lease_owner = ?");
+      for (const id of recipientIds) extend.run(leaseUntil, id, owner);
+    });
+  }
+
+  async settle(outcomes: RecipientOutcome[]): Promise<string[]> {
+    const db = this.db;
+    return durably(db, inTransaction(db, () => {
+      const update = sql(db, `UPDATE queue_recipients SET state = ?, lease_owner = NULL, lease_until = 0, last_error = ?,
+        next_attempt = ?, notice = COALESCE(?, notice), remote_mta = ?, last_attempt = ?
+        WHERE id = ? AND state = 'active' RETURNING message_id`);
+      const touched = new Set<string>();
+      for (const o of outcomes) {
+        const row = update.get(o.state, o.error ?? null, o.nextAttempt ?? 0, o.notice ?? null, o.remoteMta ?? null, o.at, o.id) as { message_id: string } | undefined;
+        if (row) touched.add(row.message_id);
+      }
+      return this.purgeComplete([...touched]);
+    }));
+  }
+
+  async pendingNotices(messageId: string): Promise<QueuedRecipient[]> {
+    const rows = sql(this.db, `SELECT * FROM queue_recipients r WHERE message_id = ? AND notice IS NOT NULL AND NOT EXISTS
+      (SELECT 1 FROM queue_recipients o WHERE o.message_id = r.message_id AND o.state IN ('incoming', 'active')) ORDER BY id`).all(messageId) as RecipientRow[];
+    return rows.map(toRecipient);
+  }
+
+  async reportNotices(messageId: string, recipientIds: number[], notification: NewQueuedMessage | null): Promise<{ reported: boolean; orphanBlobs: string[] }> {
+    const db = this.db;
+    let result: { reported: boolean; orphanBlobs: string[] };
+    try {
+      result = inTransaction(db, () => {
+      const clear = sql(db, "UPDATE queue_recipients SET warned = warned OR notice = 'delayed', notice = NULL WHERE id = ? AND message_id = ? AND notice IS NOT NULL");
+      let cleared = 0;
+      for (const id of recipientIds) cleared += clear.run(id, messageId).changes;
+      if (cleared !== recipientIds.length) throw new NoticeRace();
+      if (notification) this.insert([notification]);
+      return { reported: true, orphanBlobs: this.purgeComplete([messageId]) };
+      });
+    } catch (err) {
+      if (err instanceof NoticeRace) return { reported: false, orphanBlobs: [] };
+      throw err;
+    }
+    return durably(db, result);
   }
 
   async defer(recipientId: number, error: string, nextAttempt: number): Promise<void> {
@@ -135,7 +200,7 @@ export class SqliteQueue implements QueueStore {
 
   async purge(messageId?: string, opts: { force?: boolean } = {}): Promise<string[]> {
     const db = this.db;
-    const complete = `NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = q.id AND r.state NOT IN ('done', 'failed'))`;
+    const complete = FINISHED;
     const orphans = inTransaction(db, () => {
       type Row = { id: string; blob_id: string };
       const ids = messageId === undefined

@@ -1,6 +1,8 @@
-// RFC 1939 §3 multi-line responses: every line that starts with "." gets one
-// more, and the response ends with CRLF "." CRLF. Works chunk by chunk, so a
-// large message streams to the client without being held in memory.
+// Dot-stuffing for the two protocols that end data with a lone ".": POP3
+// multi-line responses (RFC 1939 §3) and SMTP DATA sent by the outbound
+// client (RFC 5321 §4.5.2). Every line that starts with "." gets one more,
+// and the data ends with CRLF "." CRLF. Works chunk by chunk, so a large
+// message streams out without being held in memory. Pure, no I/O.
 const DOT = 0x2e;
 const LF = 0x0a;
 
