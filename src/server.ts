@@ -21,6 +21,7 @@ import fs from "node:fs";
 import type { Socket } from "node:net";
 import { claimDataDir } from "./net/pidfile.js";
 import { SmtpSession } from "./smtp/session.js";
+import { RelayDomains } from "./smtp/relay-domains.js";
 import { Pop3Session } from "./pop3/session.js";
 import { Authenticator } from "./directory/auth.js";
 
@@ -54,14 +55,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const secureContext = createSecureContext(tlsMaterial);
   log.info({ source: tlsMaterial.source }, "tls certificate");
   const relayNetworks = new NetworkList(config.relay.networks);
-  if (config.relay.domains.length > 0) log.warn({ key: "relay.domains" }, "this key has no effect yet: backup MX is not implemented in this version");
+  const relayDomains = new RelayDomains(config.relay.domains, config.relay.recipients);
+  const flushDomain = async (domain: string) => {
+    const waiting = await stores.queue.flushDomain(domain);
+    scheduler.kick();
+    return waiting;
+  };
 
   const auth = new Authenticator(stores.directory, stores.counters, {
     failureDelayMs: config.auth.failure_delay, maxFailures: config.auth.max_failures, windowMs: config.auth.failure_window,
     cacheMs: config.auth.cache_ttl,
   }, log, config.relay.smtp_after_pop);
   const plaintextNetworks = new NetworkList(config.auth.plaintext_networks);
-  const smtpContext = { config, log, stores, resolver, dns, acceptor, relayNetworks, secureContext, auth, plaintextNetworks };
+  const smtpContext = { config, log, stores, resolver, dns, acceptor, relayNetworks, relayDomains, flushDomain, secureContext, auth, plaintextNetworks };
   const pop3Context = { config, log, stores, auth, plaintextNetworks, secureContext };
   const stale = await stores.counters.releaseAll("pop3-maildrop:");
   if (stale > 0) log.warn({ locks: stale }, "released POP3 maildrop locks left by a crash");

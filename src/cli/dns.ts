@@ -32,7 +32,7 @@ export async function dnsVerb(argv: string[]): Promise<number> {
   const { config } = ctx;
   const resolver = new DnsResolver(config.dns.servers, config.dns.timeout);
   try {
-    const report = await checkDns(resolver, { domain, hostname: config.hostname, sourceAddress: config.delivery.source_address });
+    const report = await checkDns(resolver, { domain, hostname: config.hostname, sourceAddress: config.delivery.source_address, relayDomains: config.relay.domains });
     ctx.out(ctx.json ? JSON.stringify(report, null, 2) : formatReport(report));
     const problems = report.checks.filter((c) => c.status === "fail").length;
     if (problems === 0) return 0;

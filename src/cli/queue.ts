@@ -66,6 +66,11 @@ export async function queueVerb(ctx: CliContext, args: ParsedArgs): Promise<void
       return;
     }
     case "flush": {
+      if (id?.includes(".")) {
+        // A domain (as ETRN): its waiting recipients, e.g. a relay domain whose primary is back.
+        if (!/^[A-Za-z0-9.-]+$/.test(id)) throw new UsageError("usage: petrel queue flush [ID|DOMAIN]");
+        return ctx.out(`${await queue.flushDomain(id)} recipient(s) at ${id.toLowerCase()} made due now`);
+      }
       if (id) await needId();
       const n = await queue.flush(id);
       return ctx.out(`${n} recipient(s) made due now`);
@@ -84,6 +89,6 @@ export async function queueVerb(ctx: CliContext, args: ParsedArgs): Promise<void
       return ctx.out(`${m.id}: deleted`);
     }
     default:
-      throw new UsageError("usage: petrel queue list | show ID | flush [ID] | delete ID | hold ID | release ID");
+      throw new UsageError("usage: petrel queue list | show ID | flush [ID|DOMAIN] | delete ID | hold ID | release ID");
   }
 }

@@ -127,7 +127,11 @@ export const configSchema = z.strictObject({
   relay: z
     .strictObject({
       networks: z.array(cidr).describe("clients that may relay without AUTH (CIDR, v4 and v6)").default(["127.0.0.0/8", "::1/128"]),
-      domains: z.array(z.string()).describe("domains Petrel is a backup MX for (accept, hold, forward)").default([]),
+      domains: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, "must be a domain name like partner.example"))
+        .describe("domains Petrel is a backup MX for (accept, hold, forward)").default([]),
+      recipients: z.array(z.string().regex(/^[^@\s]*@[^@\s]+$/, 'must be an address or "@domain"'))
+        .describe('valid recipients in relay.domains ("user@partner.example", or "@partner.example" for all); a relay domain with entries here refuses other recipients with 550, one without accepts all')
+        .default([]),
       smarthost: hostPort('all non-local mail goes through this host ("name:port"; its A/AAAA records are used, not MX)').optional(),
       smarthost_tls: z.enum(["starttls", "implicit", "opportunistic"])
         .describe('TLS toward the smarthost: "starttls" (required, certificate verified), "implicit" (TLS from the start, as on port 465), "opportunistic" (STARTTLS when offered, not verified); default: implicit on port 465, else starttls')

@@ -37,14 +37,17 @@ const MAX_MX_HOSTS = 10;
 const MAX_PTR_NAMES = 5;
 const PRIVATE = new NetworkList(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"]);
 
-export async function checkDns(resolver: DnsLookups, input: { domain: string; hostname: string; sourceAddress?: string }): Promise<DnsReport> {
+export async function checkDns(
+  resolver: DnsLookups,
+  input: { domain: string; hostname: string; sourceAddress?: string; /** relay.domains: this server should be a backup MX of these */ relayDomains?: string[] },
+): Promise<DnsReport> {
   const domain = normalizeName(input.domain);
   const hostname = normalizeName(input.hostname);
   const checks: DnsCheck[] = [];
 
   // The questions are independent: ask them side by side, report in order.
   const [mx, ours, spf, dmarc] = await Promise.all([
-    checkMx(resolver, domain, hostname),
+    checkMx(resolver, domain, hostname, (input.relayDomains ?? []).map(normalizeName).includes(domain)),
     checkOurselves(resolver, hostname, input.sourceAddress),
     checkSpf(resolver, domain),
     checkDmarc(resolver, domain),
@@ -62,7 +65,7 @@ interface MxPart {
   domainMissing: boolean;
 }
 
-async function checkMx(resolver: DnsLookups, domain: string, hostname: string): Promise<MxPart> {
+async function checkMx(resolver: DnsLookups, domain: string, hostname: string, backup: boolean): Promise<MxPart> {
   const mx = await resolver.mx(domain);
   if (!mx.ok && mx.kind === "nxdomain") {
     return { domainMissing: true, checks: [{ id: "mx", name: "MX", status: "fail", detail: `${domain} does not exist in DNS (NXDOMAIN): no one can send mail to it` }] };
@@ -116,15 +119,36 @@ async function checkMx(resolver: DnsLookups, domain: string, hostname: string): 
   }
 
   const here = targets.find((t) => t.host === hostname);
-  checks.push(
-    here
-      ? { id: "mx-here", name: "MX points here", status: "ok", detail: `${hostname} (this server) is ${here.preference === undefined ? `the implicit MX of ${domain}` : `an MX host of ${domain} (preference ${here.preference})`}` }
-      : { id: "mx-here", name: "MX points here", status: "warn", detail: `none of the MX hosts is this server (${hostname}); mail for ${domain} goes elsewhere` },
-  );
+  if (backup) checks.push(backupMxCheck(domain, hostname, targets, here));
+  else if (here) {
+    checks.push({ id: "mx-here", name: "MX points here", status: "ok", detail: `${hostname} (this server) is ${here.preference === undefined ? `the implicit MX of ${domain}` : `an MX host of ${domain} (preference ${here.preference})`}` });
+  } else {
+    checks.push({ id: "mx-here", name: "MX points here", status: "warn", detail: `none of the MX hosts is this server (${hostname}); mail for ${domain} goes elsewhere` });
+  }
 
   const hosts = [...new Set(targets.map((t) => t.host))].slice(0, MAX_MX_HOSTS);
   checks.push(...(await Promise.all(hosts.map((host) => checkMxHost(resolver, host)))));
   return { domainMissing: false, checks };
+}
+
+/**
+ * A relay domain (relay.domains): this server must be listed, behind a more
+ * preferred MX it can forward to (RFC 5321 §5.1); as the best MX it would
+ * have nowhere to send the mail.
+ */
+function backupMxCheck(domain: string, hostname: string, targets: { host: string; preference?: number }[], here: { preference?: number } | undefined): DnsCheck {
+  const name = "backup MX";
+  if (!here) {
+    return { id: "backup-mx", name, status: "warn", detail: `${domain} is in relay.domains but ${hostname} is not one of its MX hosts: no sender will hand its mail to this server` };
+  }
+  const better = targets.filter((t) => t.host !== hostname && (t.preference ?? 0) < (here.preference ?? 0));
+  if (better.length === 0) {
+    return {
+      id: "backup-mx", name, status: "fail",
+      detail: `${hostname} is the most preferred MX of relay domain ${domain} (preference ${here.preference ?? 0}): it would have no primary to forward to, and its mail stays queued; give the primary a lower preference number`,
+    };
+  }
+  return { id: "backup-mx", name, status: "ok", detail: `${hostname} is a backup MX of ${domain} (preference ${here.preference}); it forwards to ${better.map((t) => `${t.preference} ${t.host}`).join(", ")}` };
 }
 
 async function checkMxHost(resolver: DnsLookups, host: string): Promise<DnsCheck> {

@@ -175,7 +175,10 @@ export class OutboundDelivery implements RemoteDelivery {
   /** Connects to the first host of the route that answers (RFC 5321 §5.1: next address, then next MX). */
   private async open(domain: string): Promise<{ ok: true; connection: SmtpClientConnection } | { ok: false; permanent: boolean; error: string }> {
     const route = await this.router.route(domain);
-    if (!route.ok) return route;
+    if (!route.ok) {
+      if (route.misconfigured) this.log.error({ domain, err: route.error }, "relay domain misconfigured: mail kept in the queue");
+      return route;
+    }
     const smarthost = this.options.smarthost;
     const tls: ConnectOptions["tls"] = !smarthost ? "opportunistic" : smarthost.tls === "starttls" ? "required" : smarthost.tls;
     const errors: string[] = [];

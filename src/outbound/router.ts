@@ -18,7 +18,7 @@ export interface Hop {
 
 export type Route =
   | { ok: true; hops: Hop[]; /** Hosts skipped because they had no address, for the error if every hop fails. */ unresolved: string[] }
-  | { ok: false; permanent: boolean; error: string };
+  | { ok: false; permanent: boolean; error: string; /** A relay domain whose best MX is this server: the admin must fix DNS or relay.domains. */ misconfigured?: boolean };
 
 export interface RouterOptions {
   /** Our own names (hostname), lower case. */
@@ -28,6 +28,8 @@ export interface RouterOptions {
   addressPreference: "any" | "ipv4" | "ipv6";
   /** "name:port" or "[address]:port" split; set when relay.smarthost is configured. */
   smarthost?: { host: string; port: number };
+  /** relay.domains (lower case): backup MX domains, always routed by their MX (never the smarthost); a loop waits instead of bouncing. */
+  relayDomains?: string[];
   random?: () => number;
 }
 
@@ -38,11 +40,15 @@ export class Router {
 
   /** The destination key connections are pooled by. */
   destinationOf(domain: string): string {
-    return this.options.smarthost ? "[smarthost]" : norm(domain);
+    return this.options.smarthost && !this.isRelayDomain(domain) ? "[smarthost]" : norm(domain);
+  }
+
+  private isRelayDomain(domain: string): boolean {
+    return this.options.relayDomains?.includes(norm(domain)) ?? false;
   }
 
   async route(domain: string): Promise<Route> {
-    const smarthost = this.options.smarthost;
+    const smarthost = this.isRelayDomain(domain) ? undefined : this.options.smarthost;
     if (smarthost) {
       const hop = await this.hop(smarthost.host, 0);
       if (hop.addresses.length > 0) return { ok: true, hops: [hop], unresolved: [] };
@@ -73,6 +79,10 @@ export class Router {
     const self = records.find((r) => this.options.selfNames.includes(r.host));
     if (self) records = records.filter((r) => r.preference < self.preference);
     if (records.length === 0) {
+      if (this.isRelayDomain(domain)) {
+        // Issue of configuration, not of the message: keep it (it bounces at queue.max_age) rather than loop or bounce now.
+        return { ok: false, permanent: false, misconfigured: true, error: `4.4.6 this server is the best MX of relay domain ${domain}: no primary to forward to (fix its MX records or relay.domains)` };
+      }
       return { ok: false, permanent: true, error: `5.4.6 mail for ${domain} loops back to myself (this server is its best MX)` };
     }
     const hops: Hop[] = [];

@@ -28,6 +28,7 @@ export function routerOptions(config: Config): RouterOptions {
     isSelfAddress: (address) => ours.has(address.toLowerCase()) || (net.isIPv4(address) && ours.has(`::ffff:${address}`)),
     addressPreference: config.delivery.address_preference,
     smarthost,
+    relayDomains: config.relay.domains.map((d) => d.toLowerCase()),
   };
 }
 

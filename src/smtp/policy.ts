@@ -1,13 +1,15 @@
 // The recipient decision at RCPT, in one place: local users and aliases are
-// accepted, unknown local users refused (550 5.1.1), other domains accepted
-// only from clients allowed to relay (relay.networks or, later, AUTH) and
-// refused otherwise (554 5.7.1) — never an open relay. Address tricks (percent
+// accepted, unknown local users refused (550 5.1.1), relay domains (backup MX)
+// accepted from anyone for their valid recipients, other domains accepted
+// only from clients allowed to relay (relay.networks, AUTH, SMTP after POP)
+// and refused otherwise (554 5.7.1) — never an open relay. Address tricks (percent
 // hack, bang paths, quoted "@") are never interpreted as routing: the parsed
 // domain alone decides.
 import type { Destination, RecipientResolver } from "../directory/resolve.js";
 import type { DirectoryStore } from "../store/interfaces.js";
 import type { Mailbox } from "./address.js";
 import { reply, type Reply } from "./reply.js";
+import type { RelayDomains } from "./relay-domains.js";
 
 export type RcptVerdict = { ok: true; destinations: Destination[]; address: string } | { ok: false; reply: Reply };
 
@@ -18,9 +20,14 @@ export interface ClientStanding {
   authenticated: boolean;
 }
 
+export interface RecipientPolicy {
+  directory: DirectoryStore;
+  resolver: RecipientResolver;
+  relayDomains: RelayDomains;
+}
+
 export async function checkRecipient(
-  directory: DirectoryStore,
-  resolver: RecipientResolver,
+  { directory, resolver, relayDomains }: RecipientPolicy,
   recipient: Mailbox,
   client: ClientStanding,
   messageSize: number,
@@ -37,6 +44,11 @@ export async function checkRecipient(
     return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: User unknown`) };
   }
   if (resolution.kind === "remote") {
+    const relay = relayDomains.check(address);
+    if (relay === "unknown") {
+      return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: User unknown in relay recipient table`) };
+    }
+    if (relay === "relay") return { ok: true, address, destinations: [{ kind: "remote", address }] };
     if (!client.trustedNetwork && !client.authenticated) {
       return { ok: false, reply: reply(554, "5.7.1", `<${recipient.address}>: Relay access denied`) };
     }

@@ -2,7 +2,8 @@
 // DATA, RSET, NOOP, QUIT, HELP, VRFY/EXPN (252, revealing nobody), STARTTLS
 // (RFC 3207), PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034/3463), DSN (RFC 3461:
-// RET, ENVID, NOTIFY, ORCPT kept with the queued message).
+// RET, ENVID, NOTIFY, ORCPT kept with the queued message), ETRN (RFC 1985,
+// for relay.domains, from relay.networks clients).
 // SECURITY: everything from the socket is attacker-controlled. Every input has
 // a limit (line length, recipients, size, errors, idle time) answered with
 // its proper code; input pipelined after STARTTLS is discarded (CVE-2011-0411
@@ -26,6 +27,7 @@ import type { BlobWriter } from "../store/interfaces.js";
 import { parseCommandLine, parseHeloName } from "./command.js";
 import { checkSmtpUtf8, parseMailFrom, parseRcptTo, type EsmtpParams } from "./address.js";
 import { checkRecipient } from "./policy.js";
+import type { RelayDomains } from "./relay-domains.js";
 import { ownsAddress, takeSendingAllowance } from "./sender-policy.js";
 import { recentMailboxLogin } from "../directory/mailbox-logins.js";
 import type { Authenticator } from "../directory/auth.js";
@@ -49,6 +51,10 @@ export interface SmtpContext {
   dns: DnsResolver;
   acceptor: Acceptor;
   relayNetworks: NetworkList;
+  /** relay.domains: backup MX domains (accepted from anyone, forwarded). */
+  relayDomains: RelayDomains;
+  /** Makes the queued mail for a domain due now (ETRN); the number of recipients. */
+  flushDomain: (domain: string) => Promise<number>;
   secureContext: tls.SecureContext;
   /** Listener name for logs ("smtp"). */
   listener: string;
@@ -219,7 +225,7 @@ export class SmtpSession {
         this.write(reply(221, "2.0.0", "Bye"));
         return this.close();
       case "HELP":
-        return this.write(reply(214, "2.0.0", ["Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY STARTTLS", "See RFC 5321"]));
+        return this.write(reply(214, "2.0.0", ["Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY STARTTLS AUTH ETRN", "See RFC 5321"]));
       case "VRFY":
       case "EXPN":
         // RFC 5321 §3.5.3: 252 says neither yes nor no, so addresses cannot be harvested.
@@ -229,6 +235,8 @@ export class SmtpSession {
         return this.startTls(cmd.arg);
       case "AUTH":
         return this.authCommand(cmd.arg);
+      case "ETRN":
+        return this.etrnCommand(cmd.arg);
       case "BDAT":
         return this.fail(reply(502, "5.5.1", "Error: command not implemented"));
       default:
@@ -248,7 +256,7 @@ export class SmtpSession {
     this.extended = verb === "EHLO";
     const { hostname, smtp } = this.ctx.config;
     if (!this.extended) return this.write(reply(250, undefined, hostname));
-    const lines = [hostname, "PIPELINING", `SIZE ${smtp.max_message_size}`, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN"];
+    const lines = [hostname, "PIPELINING", `SIZE ${smtp.max_message_size}`, "ETRN", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN"];
     if (!this.tlsInfo) lines.push("STARTTLS");
     if (this.authAllowed()) lines.push(`AUTH ${SASL_MECHANISMS.join(" ")}`);
     lines.push("HELP");
@@ -300,8 +308,7 @@ export class SmtpSession {
       return this.write(reply(452, "4.5.3", "Error: too many recipients"));
     }
     const verdict = await checkRecipient(
-      this.ctx.stores.directory,
-      this.ctx.resolver,
+      { directory: this.ctx.stores.directory, resolver: this.ctx.resolver, relayDomains: this.ctx.relayDomains },
       recipient,
       {
         trustedNetwork: this.ctx.relayNetworks.contains(this.clientAddress) ||
@@ -414,6 +421,25 @@ export class SmtpSession {
       return this.write(reply(451, "4.3.0", "Error: queue file write error, try again later"));
     }
     this.write(reply(250, "2.0.0", `Ok: queued as ${tx.queueId}`));
+  }
+
+  /**
+   * ETRN (RFC 1985): a relay.networks client asks for the mail queued for one
+   * of the relay domains (a primary back online) to be sent now.
+   */
+  private async etrnCommand(arg: string): Promise<void> {
+    if (!this.helo) return this.fail(reply(503, "5.5.1", "Error: send HELO/EHLO first"));
+    if (this.tx) return this.fail(reply(503, "5.5.1", "Error: MAIL transaction in progress"));
+    const node = arg.replace(/^@/, "").toLowerCase();
+    if (!node || !/^[a-z0-9.-]+$/.test(node)) return this.fail(reply(501, "5.5.4", "Syntax: ETRN domain"));
+    if (!this.ctx.relayNetworks.contains(this.clientAddress)) {
+      return this.fail(reply(459, "4.7.1", `<${node}>: Node not allowed: client not in relay.networks`));
+    }
+    if (!this.ctx.relayDomains.has(node)) return this.fail(reply(459, "4.7.1", `<${node}>: Node not allowed: not a relay domain`));
+    const waiting = await this.ctx.flushDomain(node);
+    this.log.info({ client: this.clientAddress, domain: node, recipients: waiting }, "etrn");
+    if (waiting === 0) return this.write(reply(251, "2.0.0", `OK, no messages waiting for node ${node}`));
+    this.write(reply(253, "2.0.0", `OK, ${waiting} pending messages for node ${node} started`));
   }
 
   /** AUTH is offered over TLS, or without it only to auth.plaintext_networks (RFC 4954 §4, RFC 8314). */

@@ -267,6 +267,8 @@ export interface QueueStore {
   release(messageId: string): Promise<number>;
   /** Makes every waiting recipient (or those of one message) due now. */
   flush(messageId?: string): Promise<number>;
+  /** Makes the waiting recipients at one domain due now (ETRN, `petrel queue flush DOMAIN`). */
+  flushDomain(domain: string): Promise<number>;
   /**
    * Removes the messages whose recipients are all done or failed with no notice owed (all such
    * messages, or just this one); with force, this one message whatever its

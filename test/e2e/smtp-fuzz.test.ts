@@ -14,7 +14,7 @@ import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { connect } from "../helpers/smtp-client.js";
 
 const RUNS = 300;
-const KNOWN_CODES = new Set([214, 220, 221, 250, 252, 354, 421, 450, 451, 452, 500, 501, 502, 503, 504, 550, 551, 552, 553, 554, 555]);
+const KNOWN_CODES = new Set([214, 220, 221, 250, 251, 252, 253, 354, 421, 450, 451, 452, 458, 459, 500, 501, 502, 503, 504, 550, 551, 552, 553, 554, 555]);
 
 let server: PetrelServer;
 

@@ -106,6 +106,17 @@ export function queueOutcomeContract(open: OpenStores): void {
       assert.equal(await stores().queue.getMessage(id), undefined);
     });
 
+    it("flushDomain makes the waiting recipients of one domain due, whatever the case of the name", async () => {
+      const message = await queueMessage(stores(), [{ address: "a@partner.test" }, { address: "b@other.test" }, { address: "c@sub.partner.test" }]);
+      await stores().queue.enqueue([message]);
+      for (const r of await stores().queue.lease("w1", T0, T0 + MINUTE, 10)) {
+        await stores().queue.settle([{ id: r.id, state: "deferred", error: "451", nextAttempt: T0 + 60 * MINUTE, at: T0 }]);
+      }
+      assert.equal(await stores().queue.flushDomain("Partner.TEST"), 1);
+      const due = await stores().queue.lease("w1", T0 + MINUTE, T0 + 2 * MINUTE, 10);
+      assert.deepEqual(due.map((r) => r.address), ["a@partner.test"]);
+    });
+
     it("a local delivery with NOTIFY=SUCCESS owes a 'delivered' notice in the same transaction", async () => {
       const message = await queueMessage(stores(), [{ address: "a@local.test", notify: "SUCCESS" }]);
       await stores().queue.enqueue([message]);

@@ -198,6 +198,12 @@ export class SqliteQueue implements QueueStore {
       : sql(this.db, `${text} AND message_id = ?`).run(messageId).changes);
   }
 
+  async flushDomain(domain: string): Promise<number> {
+    const suffix = `@${domain.toLowerCase()}`;
+    return durably(this.db, sql(this.db, `UPDATE queue_recipients SET next_attempt = 0
+      WHERE state IN ('incoming', 'deferred') AND substr(address, -?) = ?`).run(suffix.length, suffix).changes);
+  }
+
   async purge(messageId?: string, opts: { force?: boolean } = {}): Promise<string[]> {
     const db = this.db;
     const complete = FINISHED;
