@@ -10,45 +10,36 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
-import { connect, expectReply } from "../helpers/smtp-client.js";
 import { startSink, type SinkHandle, type SinkTransaction } from "../helpers/smtp-sink.js";
+import { sendMessages } from "../helpers/submit.js";
 
-interface Outgoing {
-  to: string;
-  messageId: string;
+/**
+ * Sends `count` messages, to user0@DOMAIN and on, each with its own
+ * Message-ID, over `sessions` parallel sessions of several messages each;
+ * checks each got its own queue id and returns the Message-IDs and queue ids.
+ */
+async function sendNumbered(server: PetrelServer, domain: string, count: number, sessions: number): Promise<{ messageIds: string[]; qids: string[] }> {
+  const messages = Array.from({ length: count }, (_, i) => ({
+    from: "sender@client.test",
+    to: [`user${i}@${domain}`],
+    subject: "crash test",
+    messageId: `${i}-${process.pid}@${domain}`,
+  }));
+  const per = Math.ceil(count / sessions);
+  const batches: (typeof messages)[] = [];
+  for (let i = 0; i < count; i += per) batches.push(messages.slice(i, i + per));
+  const sent = await Promise.all(batches.map((batch) => sendMessages(server, batch, { queueTimeoutMs: 30_000 })));
+  const qids = sent.flat().map((m) => m.qid);
+  assert.equal(new Set(qids).size, count);
+  return { messageIds: messages.map((m) => m.messageId), qids };
 }
 
-/** One SMTP session to Petrel's smtp listener sending several messages in a row; returns their queue ids in order. */
-async function sendBatch(server: PetrelServer, from: string, messages: Outgoing[]): Promise<string[]> {
-  const { host, port } = server.listeners.smtp;
-  const c = await connect(host, port);
-  const qids: string[] = [];
-  try {
-    await c.read();
-    await expectReply(c, "EHLO client.test", /^250/);
-    for (const m of messages) {
-      await expectReply(c, `MAIL FROM:<${from}>`, /^250/);
-      await expectReply(c, `RCPT TO:<${m.to}>`, /^250/);
-      await expectReply(c, "DATA", /^354/);
-      await c.write(`From: <${from}>\r\nTo: <${m.to}>\r\nSubject: crash test\r\nMessage-ID: <${m.messageId}>\r\n\r\nHello.\r\n.\r\n`);
-      const done = await c.read(30_000);
-      const ok = /^250 2\.0\.0 Ok: queued as (\S+)/.exec(done);
-      assert.ok(ok, done);
-      qids.push(ok[1]);
-    }
-    await c.send("QUIT");
-  } finally {
-    c.close();
-  }
-  return qids;
-}
-
-/** Sends all messages over `sessions` parallel sessions; returns the queue ids. */
-async function sendAll(server: PetrelServer, from: string, messages: Outgoing[], sessions: number): Promise<string[]> {
-  const per = Math.ceil(messages.length / sessions);
-  const batches: Outgoing[][] = [];
-  for (let i = 0; i < messages.length; i += per) batches.push(messages.slice(i, i + per));
-  return (await Promise.all(batches.map((b) => sendBatch(server, from, b)))).flat();
+/** Petrel whose only MX for `domain` is mx.DOMAIN at address:port; a deferred message is retried after an hour. */
+function startWithMx(domain: string, address: string, port: number): Promise<PetrelServer> {
+  return startPetrel({
+    dnsRecords: { mx: { [domain]: [{ preference: 10, exchange: `mx.${domain}` }] }, a: { [`mx.${domain}`]: [address] } },
+    extraToml: `[delivery]\nremote_port = ${port}\nconnect_timeout = "5s"\n[queue]\nretry_schedule = ["1h"]\n`,
+  });
 }
 
 /** Waits until log entries (from index `from`) with message `msg` name at least n distinct queue ids; returns those ids. */
@@ -106,10 +97,7 @@ describe("crash: a few hundred messages for a host that is down, kill -9, restar
 
   before(async () => {
     port = await reservePort(MX_ADDRESS);
-    server = await startPetrel({
-      dnsRecords: { mx: { "crash.test": [{ preference: 10, exchange: "mx.crash.test" }] }, a: { "mx.crash.test": [MX_ADDRESS] } },
-      extraToml: `[delivery]\nremote_port = ${port}\nconnect_timeout = "5s"\n[queue]\nretry_schedule = ["1h"]\n`,
-    });
+    server = await startWithMx("crash.test", MX_ADDRESS, port);
   });
   after(async () => {
     await server?.close();
@@ -117,9 +105,7 @@ describe("crash: a few hundred messages for a host that is down, kill -9, restar
   });
 
   it("every message is delivered exactly once", async (t) => {
-    const messages: Outgoing[] = Array.from({ length: COUNT }, (_, i) => ({ to: `user${i}@crash.test`, messageId: `crash-${i}-${process.pid}@client.test` }));
-    const qids = await sendAll(server, "sender@client.test", messages, 10);
-    assert.equal(new Set(qids).size, COUNT);
+    const { messageIds, qids } = await sendNumbered(server, "crash.test", COUNT, 10);
 
     // Nothing listens at mx.crash.test yet: every message is tried and deferred for an hour.
     const deferred = await waitForDistinct(server, "delivery deferred", COUNT, 60_000);
@@ -148,7 +134,7 @@ describe("crash: a few hundred messages for a host that is down, kill -9, restar
     const counts = tally(sink.transactions);
     const duplicates = [...counts.values()].filter((n) => n > 1).length;
     t.diagnostic(`${sink.transactions.length} transactions, ${counts.size} distinct Message-IDs, ${duplicates} duplicated, over ${sink.connections} connections`);
-    assertExactlyOnce(sink.transactions, messages.map((m) => m.messageId));
+    assertExactlyOnce(sink.transactions, messageIds);
     assert.equal(server.entries.slice(mark).some((e) => e.msg === "delivery failed" || e.msg === "sender notified"), false);
     assert.deepEqual(await queueList(server), []);
   });
@@ -241,10 +227,7 @@ describe("crash: kill -9 while deliveries hang after the data was sent", () => {
   before(async () => {
     hanging = await startHangingServer(MX_ADDRESS);
     port = hanging.port;
-    server = await startPetrel({
-      dnsRecords: { mx: { "hang.test": [{ preference: 10, exchange: "mx.hang.test" }] }, a: { "mx.hang.test": [MX_ADDRESS] } },
-      extraToml: `[delivery]\nremote_port = ${port}\nconnect_timeout = "5s"\n[queue]\nretry_schedule = ["1h"]\n`,
-    });
+    server = await startWithMx("hang.test", MX_ADDRESS, port);
   });
   after(async () => {
     await server?.close();
@@ -253,9 +236,7 @@ describe("crash: kill -9 while deliveries hang after the data was sent", () => {
   });
 
   it("messages in flight are sent again after the restart, each accepted exactly once", async (t) => {
-    const messages: Outgoing[] = Array.from({ length: COUNT }, (_, i) => ({ to: `user${i}@hang.test`, messageId: `hang-${i}-${process.pid}@client.test` }));
-    const qids = await sendAll(server, "sender@client.test", messages, 4);
-    assert.equal(new Set(qids).size, COUNT);
+    const { messageIds, qids } = await sendNumbered(server, "hang.test", COUNT, 4);
 
     // At least one delivery is stuck waiting for the reply to its final ".".
     await hanging!.waitForUnacknowledged(1);
@@ -288,7 +269,7 @@ describe("crash: kill -9 while deliveries hang after the data was sent", () => {
     // it never said 2xx, so among accepted transactions each is there once.
     const counts = tally(sink.transactions);
     t.diagnostic(`${inFlight.length} message(s) received in full but unacknowledged before the crash (resent: ${inFlight.filter((id) => counts.has(id)).length}); ${sink.transactions.length} accepted transactions, ${[...counts.values()].filter((n) => n > 1).length} duplicated`);
-    assertExactlyOnce(sink.transactions, messages.map((m) => m.messageId));
+    assertExactlyOnce(sink.transactions, messageIds);
     assert.equal(server.entries.slice(mark).some((e) => e.msg === "delivery failed" || e.msg === "sender notified"), false);
     assert.deepEqual(await queueList(server), []);
   });

@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { generate } from "selfsigned";
+import { selfSignedCertificate } from "../helpers/certs.js";
 import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
-import { connect, expectReply } from "../helpers/smtp-client.js";
-import { startSink, type SinkHandle, type SinkOptions } from "../helpers/smtp-sink.js";
+import { startSink, type SinkHandle } from "../helpers/smtp-sink.js";
+import { sendMessages } from "../helpers/submit.js";
 
 const RELAY_NAME = "relay.test";
 const RELAY_ADDRESS = "127.0.0.8";
@@ -30,19 +30,7 @@ let passwordFile = "";
 let wrongPasswordFile = "";
 
 before(async () => {
-  const pems = await generate([{ name: "commonName", value: RELAY_NAME }], {
-    keyType: "ec",
-    algorithm: "sha256",
-    notAfterDate: new Date(Date.now() + 86_400_000),
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-      { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [{ type: 2, value: RELAY_NAME }] },
-    ],
-  } as Parameters<typeof generate>[1]);
-  cert = pems.cert;
-  key = pems.private;
+  ({ cert, key } = await selfSignedCertificate(RELAY_NAME));
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-smarthost-"));
   caFile = path.join(dir, "relay-ca.pem");
   passwordFile = path.join(dir, "relay-password");
@@ -55,41 +43,34 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Sends one message through Petrel's smtp listener; returns the queue id. (outbound.test.ts has the same helper, but importing a test file would register its tests here too.) */
-async function send(server: PetrelServer, opts: { from: string; to: string[] }): Promise<string> {
-  const { host, port } = server.listeners.smtp;
-  const c = await connect(host, port);
-  try {
-    await c.read();
-    await expectReply(c, "EHLO client.test", /^250/);
-    await expectReply(c, `MAIL FROM:<${opts.from}>`, /^250/);
-    for (const to of opts.to) await expectReply(c, `RCPT TO:<${to}>`, /^250/);
-    await expectReply(c, "DATA", /^354/);
-    const id = `${Math.random().toString(36).slice(2)}@client.test`;
-    await c.write(`From: <${opts.from}>\r\nTo: <${opts.to[0]}>\r\nSubject: smarthost test\r\nMessage-ID: <${id}>\r\n\r\nHello there.\r\n.\r\n`);
-    const done = await c.read();
-    const m = /^250 2\.0\.0 Ok: queued as (\S+)/.exec(done);
-    assert.ok(m, done);
-    await c.send("QUIT");
-    return m[1];
-  } finally {
-    c.close();
-  }
-}
-
 const is = (msg: string, qid: string) => (e: LogEntry) => e.msg === msg && e.qid === qid;
 
 interface SmarthostCase {
-  sink: SinkOptions;
+  /** what the sink on relay.test offers besides AUTH PLAIN LOGIN: STARTTLS, TLS from the first byte, or no TLS at all */
+  sinkTls: "starttls" | "implicit" | "none";
+  /** Petrel's smarthost_tls */
   tls: "starttls" | "implicit" | "opportunistic";
   ca?: boolean;
   /** which password file Petrel reads (none: no AUTH configured) */
   password?: "right" | "wrong";
+  /** what the message ends as: sent, or deferred (and still queued, not bounced: expectDeferred) */
+  outcome: "sent" | "deferred";
+}
+
+interface Smarthost {
+  server: PetrelServer;
+  sink: SinkHandle;
+  /** how the "sent" entry names the smarthost */
+  relay: string;
 }
 
 /** A sink on 127.0.0.8 and a Petrel whose smarthost is relay.test at the sink's port. */
-async function smarthostSetup(c: SmarthostCase): Promise<{ server: PetrelServer; sink: SinkHandle; relay: string }> {
-  const sink = await startSink({ host: RELAY_ADDRESS, ...c.sink });
+async function smarthostSetup(c: SmarthostCase): Promise<Smarthost> {
+  const sink = await startSink({
+    host: RELAY_ADDRESS,
+    auth: { username: USER, password: PASSWORD },
+    ...(c.sinkTls === "none" ? {} : { tls: { key, cert }, implicitTls: c.sinkTls === "implicit" }),
+  });
   const lines = [
     "[relay]",
     `smarthost = ${JSON.stringify(`${RELAY_NAME}:${sink.port}`)}`,
@@ -141,24 +122,38 @@ async function expectDeferred(server: PetrelServer, qid: string): Promise<LogEnt
   return deferred;
 }
 
-describe("smarthost: STARTTLS verified against smarthost_ca_file, then AUTH", () => {
-  let server: PetrelServer;
-  let sink: SinkHandle;
-  let relay: string;
-  before(async () => {
-    ({ server, sink, relay } = await smarthostSetup({
-      sink: { tls: { key, cert }, auth: { username: USER, password: PASSWORD } },
-      tls: "starttls", ca: true, password: "right",
-    }));
-  });
-  after(async () => {
-    await server?.close();
-    await sink?.close();
-  });
+/**
+ * A describe block with its own sink and Petrel (smarthostSetup) and one test:
+ * it sends a message from alice@client.test to anyone@elsewhere.test, waits
+ * for the case's outcome, and hands that log entry ("sent" or "delivery
+ * deferred") and the queue id to `check`.
+ */
+function smarthostCase(title: string, c: SmarthostCase, test: string, check: (run: Smarthost & { qid: string; outcome: LogEntry }) => Promise<void>): void {
+  describe(title, () => {
+    let setup: Smarthost | undefined;
+    before(async () => {
+      setup = await smarthostSetup(c);
+    });
+    after(async () => {
+      await setup?.server.close();
+      await setup?.sink.close();
+    });
 
-  it("mail for a domain without any DNS record is relayed over TLS, authenticated, with no MX lookup", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["anyone@elsewhere.test"] });
-    const sent = await server.waitForLog(is("sent", qid));
+    it(test, async () => {
+      assert.ok(setup);
+      const { server } = setup;
+      const { qid } = await sendMessages(server, { from: "alice@client.test", to: ["anyone@elsewhere.test"] });
+      const outcome = c.outcome === "sent" ? await server.waitForLog(is("sent", qid)) : await expectDeferred(server, qid);
+      await check({ ...setup, qid, outcome });
+    });
+  });
+}
+
+smarthostCase(
+  "smarthost: STARTTLS verified against smarthost_ca_file, then AUTH",
+  { sinkTls: "starttls", tls: "starttls", ca: true, password: "right", outcome: "sent" },
+  "mail for a domain without any DNS record is relayed over TLS, authenticated, with no MX lookup",
+  async ({ server, sink, relay, qid, outcome: sent }) => {
     assert.equal(sent.relay, relay);
     assert.match(String(sent.tls), /^TLSv1\.[23] \S+/);
     assert.match(String(sent.reply), /^250/);
@@ -178,27 +173,14 @@ describe("smarthost: STARTTLS verified against smarthost_ca_file, then AUTH", ()
     assert.ok(server.dns.queries.some((q) => q.name === RELAY_NAME && q.type === "A"));
     assert.deepEqual(await queueList(server), []);
     assert.equal(server.logs.some((l) => l.includes(PASSWORD)), false, "the smarthost password is in the log");
-  });
-});
+  },
+);
 
-describe("smarthost: a wrong password", () => {
-  let server: PetrelServer;
-  let sink: SinkHandle;
-  let relay: string;
-  before(async () => {
-    ({ server, sink, relay } = await smarthostSetup({
-      sink: { tls: { key, cert }, auth: { username: USER, password: PASSWORD } },
-      tls: "starttls", ca: true, password: "wrong",
-    }));
-  });
-  after(async () => {
-    await server?.close();
-    await sink?.close();
-  });
-
-  it("is deferred (an AUTH failure is about our config, not the message), never bounced, also on the next attempt", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["anyone@elsewhere.test"] });
-    const deferred = await expectDeferred(server, qid);
+smarthostCase(
+  "smarthost: a wrong password",
+  { sinkTls: "starttls", tls: "starttls", ca: true, password: "wrong", outcome: "deferred" },
+  "is deferred (an AUTH failure is about our config, not the message), never bounced, also on the next attempt",
+  async ({ server, sink, relay, qid, outcome: deferred }) => {
     assert.match(String(deferred.error), /^4\.\d\.\d /);
     assert.match(String(deferred.error), /\bauth\b/i);
     assert.match(String(deferred.error), /535/);
@@ -217,26 +199,14 @@ describe("smarthost: a wrong password", () => {
     assert.equal(server.entries.some(is("sender notified", qid)), false);
     assert.equal((await queueList(server)).find((m) => m.id === qid)?.state, "deferred");
     assert.equal(server.logs.some((l) => l.includes("not the password")), false, "the smarthost password is in the log");
-  });
-});
+  },
+);
 
-describe("smarthost: a certificate that is not trusted (self-signed, no smarthost_ca_file)", () => {
-  let server: PetrelServer;
-  let sink: SinkHandle;
-  before(async () => {
-    ({ server, sink } = await smarthostSetup({
-      sink: { tls: { key, cert }, auth: { username: USER, password: PASSWORD } },
-      tls: "starttls", ca: false, password: "right",
-    }));
-  });
-  after(async () => {
-    await server?.close();
-    await sink?.close();
-  });
-
-  it("is deferred at the starttls stage and the password is never sent", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["anyone@elsewhere.test"] });
-    const deferred = await expectDeferred(server, qid);
+smarthostCase(
+  "smarthost: a certificate that is not trusted (self-signed, no smarthost_ca_file)",
+  { sinkTls: "starttls", tls: "starttls", ca: false, password: "right", outcome: "deferred" },
+  "is deferred at the starttls stage and the password is never sent",
+  async ({ server, sink, outcome: deferred }) => {
     assert.match(String(deferred.error), /^4\.4\.1 .* starttls: /);
     assert.match(String(deferred.error), /certificate/i);
     const hostError = server.entries.find((e) => e.msg === "cannot use mail host" && e.host === RELAY_NAME);
@@ -247,61 +217,36 @@ describe("smarthost: a certificate that is not trusted (self-signed, no smarthos
     // No fallback to plaintext either (that is only for opportunistic TLS toward an MX).
     assert.equal(server.entries.some((e) => e.msg === "TLS handshake failed, retrying without TLS"), false);
     assert.equal(sink.commands.filter((c) => /^MAIL\b/i.test(c)).length, 0);
-  });
-});
+  },
+);
 
-describe("smarthost: STARTTLS required but not offered", () => {
-  let server: PetrelServer;
-  let sink: SinkHandle;
-  before(async () => {
-    // The sink offers AUTH PLAIN LOGIN in the clear (and no STARTTLS): a tempting target.
-    ({ server, sink } = await smarthostSetup({
-      sink: { auth: { username: USER, password: PASSWORD } },
-      tls: "starttls", ca: true, password: "right",
-    }));
-  });
-  after(async () => {
-    await server?.close();
-    await sink?.close();
-  });
-
-  it("is deferred with no plaintext AUTH and no mail sent", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["anyone@elsewhere.test"] });
-    const deferred = await expectDeferred(server, qid);
+smarthostCase(
+  "smarthost: STARTTLS required but not offered",
+  // The sink offers AUTH PLAIN LOGIN in the clear (and no STARTTLS): a tempting target.
+  { sinkTls: "none", tls: "starttls", ca: true, password: "right", outcome: "deferred" },
+  "is deferred with no plaintext AUTH and no mail sent",
+  async ({ sink, outcome: deferred }) => {
     assert.match(String(deferred.error), /^4\.4\.1 .* starttls: .*does not offer STARTTLS/);
     assert.ok(sink.connections >= 1);
     assertNoAuth(sink);
     assert.equal(sink.commands.filter((c) => /^(MAIL|RCPT|DATA)\b/i.test(c)).length, 0, JSON.stringify(sink.commands));
     assert.equal(sink.transactions.length, 0);
-  });
-});
+  },
+);
 
-describe("smarthost: implicit TLS", () => {
-  let server: PetrelServer;
-  let sink: SinkHandle;
-  let relay: string;
-  before(async () => {
-    ({ server, sink, relay } = await smarthostSetup({
-      sink: { tls: { key, cert }, implicitTls: true, auth: { username: USER, password: PASSWORD } },
-      tls: "implicit", ca: true, password: "right",
-    }));
-  });
-  after(async () => {
-    await server?.close();
-    await sink?.close();
-  });
-
-  it("delivers over TLS from the first byte, authenticated", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["anyone@elsewhere.test"] });
-    const sent = await server.waitForLog(is("sent", qid));
+smarthostCase(
+  "smarthost: implicit TLS",
+  { sinkTls: "implicit", tls: "implicit", ca: true, password: "right", outcome: "sent" },
+  "delivers over TLS from the first byte, authenticated",
+  async ({ sink, relay, outcome: sent }) => {
     assert.equal(sent.relay, relay);
     assert.match(String(sent.tls), /^TLSv1\.[23] /);
     await sink.waitFor(1);
     assert.equal(sink.transactions[0].tls, true);
     assert.equal(sink.transactions[0].auth, USER);
     assert.equal(sink.commands.includes("STARTTLS"), false, "STARTTLS inside implicit TLS");
-  });
-});
+  },
+);
 
 describe("MX delivery without smarthost: opportunistic STARTTLS", () => {
   let server: PetrelServer;
@@ -330,7 +275,7 @@ describe("MX delivery without smarthost: opportunistic STARTTLS", () => {
   });
 
   it("an MX offering STARTTLS gets the mail over TLS", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["bob@secure.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@client.test", to: ["bob@secure.test"] });
     const sent = await server.waitForLog(is("sent", qid));
     assert.equal(sent.relay, `mx.secure.test[127.0.0.11]:${port}`);
     assert.match(String(sent.tls), /^TLSv1\.[23] /);
@@ -340,7 +285,7 @@ describe("MX delivery without smarthost: opportunistic STARTTLS", () => {
   });
 
   it("an MX without STARTTLS gets it in plaintext", async () => {
-    const qid = await send(server, { from: "alice@client.test", to: ["carol@plain.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@client.test", to: ["carol@plain.test"] });
     const sent = await server.waitForLog(is("sent", qid));
     assert.equal(sent.relay, `mx.plain.test[127.0.0.12]:${port}`);
     assert.equal(sent.tls, undefined);

@@ -6,33 +6,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startPetrel, type LogEntry, type PetrelServer } from "../helpers/petrel.js";
-import { connect, expectReply } from "../helpers/smtp-client.js";
 import { startSink, type SinkHandle } from "../helpers/smtp-sink.js";
-
-/** Sends one message through Petrel's smtp listener; returns the queue id. */
-export async function send(
-  server: PetrelServer,
-  opts: { from: string; to: string[]; body?: string; mailParams?: string; rcptParams?: string },
-): Promise<string> {
-  const { host, port } = server.listeners.smtp;
-  const c = await connect(host, port);
-  try {
-    await c.read();
-    await expectReply(c, "EHLO client.test", /^250/);
-    await expectReply(c, `MAIL FROM:<${opts.from}>${opts.mailParams ? ` ${opts.mailParams}` : ""}`, /^250/);
-    for (const to of opts.to) await expectReply(c, `RCPT TO:<${to}>${opts.rcptParams ? ` ${opts.rcptParams}` : ""}`, /^250/);
-    await expectReply(c, "DATA", /^354/);
-    const body = opts.body ?? `From: <${opts.from}>\r\nTo: <${opts.to[0]}>\r\nSubject: outbound test\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@client.test>\r\n\r\nHello there.\r\n`;
-    await c.write(`${body}.\r\n`);
-    const done = await c.read();
-    const m = /^250 2\.0\.0 Ok: queued as (\S+)/.exec(done);
-    assert.ok(m, done);
-    await c.send("QUIT");
-    return m[1];
-  } finally {
-    c.close();
-  }
-}
+import { sendMessages } from "../helpers/submit.js";
 
 /** The mbox export of a user's INBOX, split into messages. */
 async function mailbox(server: PetrelServer, user: string): Promise<string[]> {
@@ -87,7 +62,7 @@ describe("outbound delivery by MX", () => {
 
   it("goes to the MX with the lowest preference, with our Received line", async () => {
     const before = primary.transactions.length;
-    const qid = await send(server, { from: "alice@local.test", to: ["bob@remote.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["bob@remote.test"] });
     const sent = await server.waitForLog(is("sent", qid));
     assert.equal(sent.relay, `mx1.remote.test[127.0.0.2]:${port}`);
     assert.match(String(sent.reply), /^250/);
@@ -104,7 +79,7 @@ describe("outbound delivery by MX", () => {
 
   it("skips an MX that does not answer and uses the next one", async () => {
     const before = secondary.transactions.length;
-    const qid = await send(server, { from: "alice@local.test", to: ["carol@backup.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["carol@backup.test"] });
     const sent = await server.waitForLog(is("sent", qid));
     assert.equal(sent.relay, `mx2.remote.test[127.0.0.3]:${port}`);
     await secondary.waitFor(before + 1);
@@ -112,13 +87,13 @@ describe("outbound delivery by MX", () => {
   });
 
   it("uses the A record of a domain without MX", async () => {
-    const qid = await send(server, { from: "alice@local.test", to: ["dave@a-only.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["dave@a-only.test"] });
     const sent = await server.waitForLog(is("sent", qid));
     assert.equal(sent.relay, `a-only.test[127.0.0.4]:${port}`);
   });
 
   it("a 5xx to RCPT returns a DSN to the sender; the other recipient is delivered", async () => {
-    const qid = await send(server, { from: "alice@local.test", to: ["nobody@remote.test", "erin@remote.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["nobody@remote.test", "erin@remote.test"], subject: "outbound test" });
     const failed = await server.waitForLog(is("delivery failed", qid));
     assert.equal(failed.to, "nobody@remote.test");
     assert.match(String(failed.error), /^550 5\.1\.1 /);
@@ -141,7 +116,7 @@ describe("outbound delivery by MX", () => {
 
   for (const [domain, status] of [["nullmx.test", "5.1.10"], ["nxdomain.test", "5.1.2"], ["loop.test", "5.4.6"]] as const) {
     it(`${domain} bounces at once with ${status}`, async () => {
-      const qid = await send(server, { from: "alice@local.test", to: [`someone@${domain}`] });
+      const { qid } = await sendMessages(server, { from: "alice@local.test", to: [`someone@${domain}`] });
       const failed = await server.waitForLog(is("delivery failed", qid));
       assert.match(String(failed.error), new RegExp(`^${status.replace(/\./g, "\\.")} `));
       const notified = await server.waitForLog(is("sender notified", qid));
@@ -153,7 +128,7 @@ describe("outbound delivery by MX", () => {
   }
 
   it("a size over the next hop's SIZE limit bounces with 5.3.4 before sending", async () => {
-    const qid = await send(server, {
+    const { qid } = await sendMessages(server, {
       from: "alice@local.test", to: ["big@a-only.test"],
       body: `Subject: big\r\n\r\n${"x".repeat(70)}\r\n`.repeat(40),
     });
@@ -163,7 +138,7 @@ describe("outbound delivery by MX", () => {
   });
 
   it("8-bit mail to a server without 8BITMIME is returned (5.6.3), never damaged", async () => {
-    const qid = await send(server, {
+    const { qid } = await sendMessages(server, {
       from: "alice@local.test", to: ["eight@a-only.test"], mailParams: "BODY=8BITMIME",
       body: "Subject: 8bit\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n",
     });
@@ -173,7 +148,7 @@ describe("outbound delivery by MX", () => {
 
   it("DSN parameters: NOTIFY=NEVER gets no report, ORCPT/ENVID/RET are passed to a DSN-capable next hop", async () => {
     const before = primary.transactions.length;
-    const qid = await send(server, {
+    const { qid } = await sendMessages(server, {
       from: "alice@local.test", to: ["frank@remote.test"], mailParams: "RET=HDRS ENVID=env+2B42", rcptParams: "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Frank@Remote.test",
     });
     await server.waitForLog(is("sent", qid));
@@ -184,33 +159,33 @@ describe("outbound delivery by MX", () => {
     assert.match(tx.recipients[0].params, /NOTIFY=SUCCESS,FAILURE/);
     assert.match(tx.recipients[0].params, /ORCPT=rfc822;Frank@Remote\.test/);
 
-    const never = await send(server, { from: "alice@local.test", to: ["nobody@remote.test"], rcptParams: "NOTIFY=NEVER" });
+    const { qid: never } = await sendMessages(server, { from: "alice@local.test", to: ["nobody@remote.test"], rcptParams: "NOTIFY=NEVER" });
     await server.waitForLog(is("delivery failed", never));
     const mark = server.entries.length;
     // A later message's notice proves the scheduler moved on; none was sent for `never`.
-    const later = await send(server, { from: "alice@local.test", to: ["nobody@remote.test"] });
+    const { qid: later } = await sendMessages(server, { from: "alice@local.test", to: ["nobody@remote.test"] });
     await server.waitForLog(is("sender notified", later), 10_000, mark);
     assert.equal(server.entries.some(is("sender notified", never)), false);
   });
 
   it("NOTIFY=SUCCESS to a next hop without DSN gets a 'relayed' notice", async () => {
-    const qid = await send(server, { from: "alice@local.test", to: ["gina@a-only.test"], rcptParams: "NOTIFY=SUCCESS" });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["gina@a-only.test"], rcptParams: "NOTIFY=SUCCESS" });
     await server.waitForLog(is("sent", qid));
     const notified = await server.waitForLog(is("sender notified", qid));
     assert.equal(notified.action, "relayed");
   });
 
   it("mail from the null sender that fails is never bounced", async () => {
-    const qid = await send(server, { from: "", to: ["nobody@remote.test"] });
+    const { qid } = await sendMessages(server, { from: "", to: ["nobody@remote.test"] });
     await server.waitForLog(is("delivery failed", qid));
     const mark = server.entries.length;
-    const later = await send(server, { from: "alice@local.test", to: ["nobody@remote.test"] });
+    const { qid: later } = await sendMessages(server, { from: "alice@local.test", to: ["nobody@remote.test"] });
     await server.waitForLog(is("sender notified", later), 10_000, mark);
     assert.equal(server.entries.some(is("sender notified", qid)), false);
   });
 
   it("all hosts down: deferred; delivered after the host is back and the queue is flushed, with no bounce", async () => {
-    const qid = await send(server, { from: "alice@local.test", to: ["henry@down.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["henry@down.test"] });
     const deferred = await server.waitForLog(is("delivery deferred", qid));
     assert.match(String(deferred.error), /^4\.4\.1 later\.down\.test\[127\.0\.0\.6\]/);
     const list = JSON.parse((await server.cli(["queue", "list", "--json"])).stdout) as { id: string; state: string }[];
@@ -242,7 +217,7 @@ describe("outbound: queue maximum age", () => {
   after(async () => server?.close());
 
   it("a recipient deferred past queue.max_age bounces with the last error", async () => {
-    const qid = await send(server, { from: "alice@local.test", to: ["ivan@gone.test"] });
+    const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["ivan@gone.test"] });
     await server.waitForLog(is("delivery deferred", qid));
     const failed = await server.waitForLog(is("delivery failed", qid), 15_000);
     assert.match(String(failed.error), /^4\.4\.1 .*gave up: in the queue longer than the maximum age/);

@@ -8,9 +8,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import fc from "fast-check";
-import { generate } from "selfsigned";
 import { connectSmtp, type ConnectOptions, type OutboundTransaction, type SmtpClientConnection } from "../../src/outbound/smtp-client.js";
 import { makeReply, ReplyParser } from "../../src/outbound/reply-parser.js";
+import { selfSignedCertificate } from "../helpers/certs.js";
 import { DEFAULT_SINK_EXTENSIONS, startSink, type SinkHandle, type SinkOptions } from "../helpers/smtp-sink.js";
 
 const MX = "mx.sink.test";
@@ -18,19 +18,7 @@ let cert = "";
 let key = "";
 
 before(async () => {
-  const pems = await generate([{ name: "commonName", value: MX }], {
-    keyType: "ec",
-    algorithm: "sha256",
-    notAfterDate: new Date(Date.now() + 86_400_000),
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-      { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [{ type: 2, value: MX }] },
-    ],
-  } as Parameters<typeof generate>[1]);
-  cert = pems.cert;
-  key = pems.private;
+  ({ cert, key } = await selfSignedCertificate(MX));
 });
 
 const sinks: SinkHandle[] = [];
