@@ -1,5 +1,5 @@
 // One `petrel serve` process: opens the stores, starts the queue scheduler
-// and every configured listener (SMTP, POP3), and stops them in order. Listeners whose
+// and every configured listener (SMTP, IMAP, POP3), and stops them in order. Listeners whose
 // protocol is not built yet are reported and skipped, never faked.
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log/logger.js";
@@ -23,6 +23,7 @@ import { claimDataDir } from "./net/pidfile.js";
 import { SmtpSession } from "./smtp/session.js";
 import { RelayDomains } from "./smtp/relay-domains.js";
 import { Pop3Session } from "./pop3/session.js";
+import { ImapSession } from "./imap/session.js";
 import { Authenticator } from "./directory/auth.js";
 
 interface ListenerSpec {
@@ -69,6 +70,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const plaintextNetworks = new NetworkList(config.auth.plaintext_networks);
   const smtpContext = { config, log, stores, resolver, dns, acceptor, relayNetworks, relayDomains, flushDomain, secureContext, auth, plaintextNetworks };
   const pop3Context = { config, log, stores, auth, plaintextNetworks, secureContext };
+  const imapContext = { config, log, stores, auth, plaintextNetworks, secureContext, userSessions: new Map<number, number>() };
   const stale = await stores.counters.releaseAll("pop3-maildrop:");
   if (stale > 0) log.warn({ locks: stale }, "released POP3 maildrop locks left by a crash");
 
@@ -98,6 +100,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       limits: config.pop3,
       tooMany: () => "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
       session: (socket, listener) => new Pop3Session({ ...pop3Context, listener }, socket),
+    },
+    imap: {
+      limits: config.imap,
+      tooMany: () => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+      session: (socket, listener) => new ImapSession({ ...imapContext, listener }, socket),
+    },
+    imaps: {
+      limits: config.imap,
+      implicitTls: true,
+      tooMany: () => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+      session: (socket, listener) => new ImapSession({ ...imapContext, listener }, socket),
     },
     pop3s: {
       limits: config.pop3,

@@ -114,6 +114,18 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe("the POP3 and POP3S listeners (RFC 1939, RFC 2449)"),
+  imap: z
+    .strictObject({
+      idle_timeout: duration("idle time before a session is logged out (RFC 9051 §5.4: at least 30 minutes; IDLE included)").prefault("30m"),
+      max_connections: z.number().int().min(1).describe("IMAP sessions at once, all clients").default(1000),
+      max_connections_per_ip: z.number().int().min(1).describe("IMAP sessions at once from one client address").default(50),
+      max_connections_per_user: z.number().int().min(1).describe("IMAP sessions at once of one user").default(20),
+      max_line_length: size("longest command line, literals excluded").prefault("64K"),
+      max_message_size: size("largest message APPEND accepts (APPENDLIMIT, RFC 7889)").prefault("25M"),
+      max_errors: z.number().int().min(1).describe("bad commands in one session before it is closed").default(20),
+    })
+    .prefault({})
+    .describe("the IMAP and IMAPS listeners (RFC 3501, RFC 9051)"),
   auth: z
     .strictObject({
       plaintext_networks: z.array(cidr).describe("clients that may send passwords without TLS (loopback by default, for local tools)").default(["127.0.0.0/8", "::1/128"]),
@@ -162,7 +174,7 @@ export const configSchema = z.strictObject({
       connect_timeout: duration("time allowed to connect to a remote server").prefault("30s"),
       max_connections: z.number().int().min(1).max(10000).describe("outgoing SMTP connections at once, all destinations").default(100),
       max_connections_per_destination: z.number().int().min(1).max(1000).describe("outgoing SMTP connections at once to one destination (domain or smarthost)").default(20),
-      max_messages_per_connection: z.number().int().min(1).describe("messages sent over one connection before it is closed").default(100),
+      max_messages_per_connection: z.number().int().min(1).describe("messages sent over one connection before it is closed").default(1000),
     })
     .prefault({})
     .describe("handing mail to other servers"),

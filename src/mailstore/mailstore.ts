@@ -1,10 +1,18 @@
 // The mailbox service every protocol and tool uses (IMAP, POP3, export,
 // import): reading a stored message as the client sees it (per-delivery
-// prefix + shared blob, CRLF line ends) and appending new messages durably.
-// Saving is transactional as in Dovecot's lib-storage: blobs are written and
-// fsynced first, then one store transaction makes them visible.
+// prefix + shared blob, CRLF line ends), appending new messages durably,
+// and the mailbox operations of IMAP (create with parents, delete, rename
+// with the INBOX rule of RFC 3501 §6.3.5, copy, move, flags, expunge), each
+// published on the change bus so every other session of the user hears of
+// it. Saving is transactional as in Dovecot's lib-storage: blobs are written
+// and fsynced first, then one store transaction makes them visible.
+// Mailbox names are rows, never paths: no name can reach the file system.
 import { PassThrough, type Readable } from "node:stream";
-import type { MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
+import type { CopyResult, FlagChange, MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
+
+/** Why a mailbox operation was refused, as IMAP response codes name it (RFC 5530, RFC 9051 §7.1). */
+export type MailboxRefusal = "NONEXISTENT" | "ALREADYEXISTS" | "HASCHILDREN" | "CANNOT";
+export type MailboxResult<T = void> = { ok: true; value: T } | { ok: false; code: MailboxRefusal; text: string };
 
 export interface NewMessage {
   data: Buffer;
@@ -18,6 +26,92 @@ export class Mailstore {
   async mailbox(userId: number, name: string): Promise<MailboxRecord | undefined> {
     // INBOX is case-insensitive (RFC 3501 §5.1); other names are exact.
     return this.stores.mailboxes.getMailbox(userId, name.toUpperCase() === "INBOX" ? "INBOX" : name);
+  }
+
+  /** Creates NAME and any missing parents (RFC 3501 §6.3.3). */
+  async create(userId: number, name: string, specialUse: string | null = null): Promise<MailboxResult<MailboxRecord>> {
+    if (name.toUpperCase() === "INBOX" || (await this.mailbox(userId, name))) return { ok: false, code: "ALREADYEXISTS", text: "Mailbox already exists" };
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      if (!(await this.mailbox(userId, parent))) await this.stores.mailboxes.createMailbox(userId, parent);
+    }
+    const created = await this.stores.mailboxes.createMailbox(userId, name, specialUse);
+    this.publishMailboxes(userId);
+    return { ok: true, value: created };
+  }
+
+  /** Deletes a mailbox and its messages; INBOX and mailboxes with children stay (as Dovecot: delete the children first). */
+  async delete(userId: number, name: string): Promise<MailboxResult> {
+    const box = await this.mailbox(userId, name);
+    if (!box) return { ok: false, code: "NONEXISTENT", text: "Mailbox does not exist" };
+    if (box.name === "INBOX") return { ok: false, code: "CANNOT", text: "INBOX cannot be deleted" };
+    const all = await this.stores.mailboxes.listMailboxes(userId);
+    if (all.some((m) => m.name.startsWith(`${box.name}/`))) return { ok: false, code: "HASCHILDREN", text: "Mailbox has children, delete them first" };
+    const { orphanBlobs } = await this.stores.mailboxes.deleteMailbox(box.id);
+    await this.removeBlobs(orphanBlobs);
+    this.publishMailboxes(userId);
+    return { ok: true, value: undefined };
+  }
+
+  /**
+   * Renames a mailbox with its children. Renaming INBOX moves its messages
+   * to a new mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
+   */
+  async rename(userId: number, from: string, to: string): Promise<MailboxResult> {
+    const source = await this.mailbox(userId, from);
+    if (!source) return { ok: false, code: "NONEXISTENT", text: "Mailbox does not exist" };
+    if (to.toUpperCase() === "INBOX" || (await this.mailbox(userId, to))) return { ok: false, code: "ALREADYEXISTS", text: "Target mailbox already exists" };
+    if (to.startsWith(`${source.name}/`)) return { ok: false, code: "CANNOT", text: "Cannot rename a mailbox into itself" };
+    const parents = to.split("/");
+    for (let i = 1; i < parents.length; i++) {
+      const parent = parents.slice(0, i).join("/");
+      if (!(await this.mailbox(userId, parent))) await this.stores.mailboxes.createMailbox(userId, parent);
+    }
+    if (source.name === "INBOX") {
+      const target = await this.stores.mailboxes.createMailbox(userId, to);
+      const uids = (await this.stores.mailboxes.listMessages(source.id)).map((m) => m.uid);
+      if (uids.length > 0) await this.copy(source, uids, target, { move: true });
+    } else {
+      const result = await this.stores.mailboxes.renameMailbox(userId, source.name, to);
+      if (!result.ok) return { ok: false, code: result.reason === "missing" ? "NONEXISTENT" : "ALREADYEXISTS", text: "Rename failed" };
+    }
+    this.publishMailboxes(userId);
+    return { ok: true, value: undefined };
+  }
+
+  /** COPY / MOVE (RFC 6851): UID pairs for COPYUID, changes published to both mailboxes. */
+  async copy(from: MailboxRecord, uids: number[], to: MailboxRecord, opts: { move?: boolean } = {}): Promise<CopyResult> {
+    const result = await this.stores.mailboxes.copyMessages(from.id, uids, to.id, opts);
+    if (result.copies.length > 0) {
+      this.stores.changes.publish({ userId: to.userId, mailboxId: to.id, kind: "append", uids: result.copies.map((c) => c.uid), modseq: result.copies[result.copies.length - 1].modseq });
+    }
+    if (result.expunged.length > 0) this.stores.changes.publish({ userId: from.userId, mailboxId: from.id, kind: "expunge", uids: result.expunged, modseq: 0 });
+    return result;
+  }
+
+  async updateFlags(box: MailboxRecord, uids: number[], change: FlagChange): Promise<{ changed: MessageRecord[]; failed: number[] }> {
+    const result = await this.stores.mailboxes.updateFlags(box.id, uids, change);
+    if (result.changed.length > 0) {
+      this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "flags", uids: result.changed.map((m) => m.uid), modseq: Math.max(...result.changed.map((m) => m.modseq)) });
+    }
+    return result;
+  }
+
+  async expunge(box: MailboxRecord, uids: number[]): Promise<number[]> {
+    if (uids.length === 0) return [];
+    const { expunged, orphanBlobs } = await this.stores.mailboxes.expunge(box.id, uids);
+    await this.removeBlobs(orphanBlobs);
+    if (expunged.length > 0) this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "expunge", uids: expunged, modseq: 0 });
+    return expunged;
+  }
+
+  private publishMailboxes(userId: number): void {
+    this.stores.changes.publish({ userId, mailboxId: 0, kind: "mailboxes", uids: [], modseq: 0 });
+  }
+
+  private async removeBlobs(ids: string[]): Promise<void> {
+    for (const id of ids) await this.stores.blobs.remove(id).catch(() => {});
   }
 
   /** The whole message, as RFC822.SIZE counts it. */

@@ -37,6 +37,8 @@ export interface OutboundOptions {
 const RECIPIENTS_PER_TRANSACTION = 50;
 const INITIAL_CONCURRENCY = 5;
 const MAX_ADDRESSES_TRIED = 5;
+/** Messages up to this size are read whole instead of streamed. */
+const SMALL_MESSAGE = 256 * 1024;
 
 interface Job {
   message: QueuedMessage;
@@ -240,6 +242,11 @@ export class OutboundDelivery implements RemoteDelivery {
       ret: message.ret as "FULL" | "HDRS" | null,
       envid: message.envId,
       async *content() {
+        if (message.size <= SMALL_MESSAGE) {
+          // One buffer, one write: a small message is read whole (synchronously, for the smallest).
+          yield Buffer.concat([trace, await blobs.readAll(message.blobId, message.size)]);
+          return;
+        }
         yield trace;
         for await (const chunk of blobs.read(message.blobId)) yield chunk as Buffer;
       },

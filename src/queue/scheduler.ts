@@ -12,6 +12,7 @@ import type { QueuedMessage, QueuedRecipient, RecipientOutcome, Stores } from ".
 import type { LocalDelivery } from "../delivery/local.js";
 import { decideOutcome, type AttemptResult, type RetryPolicy } from "./retry-policy.js";
 import type { Notifier } from "./notices.js";
+import { GroupCommit } from "./group-commit.js";
 
 /** Hands the remote recipients of one message (one destination domain) to the next MTA. */
 export interface RemoteDelivery {
@@ -26,6 +27,12 @@ export interface SchedulerOptions {
 }
 
 const STOP_GRACE_MS = 10_000;
+/**
+ * After a wake-up, wait this long before leasing, so that the messages
+ * accepted and the deliveries finished meanwhile are taken in one lease
+ * instead of one transaction each.
+ */
+const COALESCE_MS = 10;
 
 export const DEFAULT_SCHEDULER: SchedulerOptions = { leaseMs: 5 * 60_000, batch: 128, pollMs: 1000, maxActive: 2000 };
 
@@ -35,6 +42,8 @@ export class QueueScheduler {
   private wake: (() => void) | undefined;
   private kicked = false;
   private loopDone: Promise<void> | undefined;
+  /** Outcomes of many messages recorded in one transaction (and one WAL fsync). */
+  private readonly settler: GroupCommit<RecipientOutcome[], { orphanBlobs: string[]; noticesDue: string[] }>;
   /** Recipients leased and not yet settled. */
   private readonly inFlight = new Set<number>();
   private readonly work = new Set<Promise<void>>();
@@ -48,7 +57,13 @@ export class QueueScheduler {
     private readonly policy: RetryPolicy,
     private readonly log: Logger,
     private readonly options: SchedulerOptions = DEFAULT_SCHEDULER,
-  ) {}
+  ) {
+    this.settler = new GroupCommit(async (batches) => {
+      const result = await stores.queue.settle(batches.flat());
+      // The orphaned blobs are removed once (by the first caller); every caller looks for its own message in noticesDue.
+      return batches.map((_, i) => ({ orphanBlobs: i === 0 ? result.orphanBlobs : [], noticesDue: result.noticesDue }));
+    });
+  }
 
   async start(): Promise<void> {
     const recovered = await this.stores.queue.requeueActive();
@@ -93,7 +108,9 @@ export class QueueScheduler {
           this.log.error({ err: (err as Error).message }, "queue scheduler error");
         }
       }
-      if ((taken < room || room <= 0) && !this.kicked && this.running) await this.sleep();
+      if (taken > 0 && taken === room) continue; // a full batch: more may be due at once
+      if (!this.kicked && this.running) await this.sleep();
+      if (this.running) await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
     }
   }
 
@@ -128,9 +145,11 @@ export class QueueScheduler {
     }
     for (const [id, list] of byMessage) {
       const job = this.processMessage(id, list).finally(() => {
+        // Only a full active set kept the loop from leasing: then the freed room is worth a look now.
+        const wasFull = this.inFlight.size >= this.options.maxActive;
         for (const r of list) this.inFlight.delete(r.id);
         this.work.delete(job);
-        this.kick();
+        if (wasFull) this.kick();
       });
       this.work.add(job);
     }
@@ -141,15 +160,18 @@ export class QueueScheduler {
       const message = await this.stores.queue.getMessage(id);
       if (!message) return;
       const remote = new Map<string, QueuedRecipient[]>();
+      let local = false;
       await Promise.all(recipients.map(async (r) => {
         const result = await this.deliverLocally(message, r);
         if (result === "remote") {
           const domain = r.address.slice(r.address.lastIndexOf("@") + 1);
           remote.set(domain, [...(remote.get(domain) ?? []), r]);
-        } else if (result) {
-          await this.settle(message, [[r, result]]);
+          return;
         }
+        local = true;
+        if (result) await this.settle(message, [[r, result]]);
       }));
+      let noticesDue = false;
       await Promise.all([...remote].map(async ([domain, list]) => {
         let results: AttemptResult[];
         try {
@@ -158,9 +180,10 @@ export class QueueScheduler {
           this.log.error({ qid: message.id, domain, err: (err as Error).stack }, "outbound delivery error");
           results = list.map(() => ({ status: "deferred", error: `4.3.0 local error: ${(err as Error).message}` }));
         }
-        await this.settle(message, list.map((r, i) => [r, results[i]]));
+        if (await this.settle(message, list.map((r, i) => [r, results[i]]))) noticesDue = true;
       }));
-      await this.notifier.check(message.id);
+      // The local path records its outcomes itself (commitLocalDelivery): look there; the remote path was told.
+      if (local || noticesDue) await this.notifier.check(message.id);
     } catch (err) {
       this.log.error({ qid: id, err: (err as Error).message }, "queue scheduler error");
     }
@@ -181,11 +204,12 @@ export class QueueScheduler {
     }
   }
 
-  private async settle(message: QueuedMessage, results: [QueuedRecipient, AttemptResult][]): Promise<void> {
+  /** Records the outcomes; true when the message now owes its sender a notice. */
+  private async settle(message: QueuedMessage, results: [QueuedRecipient, AttemptResult][]): Promise<boolean> {
     const now = Date.now();
     const outcomes: RecipientOutcome[] = results.map(([r, result]) => decideOutcome(this.policy, message, r, result, now));
-    const orphans = await this.stores.queue.settle(outcomes);
-    for (const blob of orphans) await this.stores.blobs.remove(blob);
+    const { orphanBlobs, noticesDue } = await this.settler.submit(outcomes);
+    for (const blob of orphanBlobs) await this.stores.blobs.remove(blob);
     outcomes.forEach((o, i) => {
       const [r, result] = results[i];
       if (result.status === "sent" && result.local) return;
@@ -202,5 +226,6 @@ export class QueueScheduler {
       else if (o.state === "failed") this.log.warn(fields, "delivery failed");
       else this.log.info(fields, "delivery deferred");
     });
+    return noticesDue.includes(message.id);
   }
 }

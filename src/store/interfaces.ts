@@ -87,7 +87,6 @@ export interface MailboxRecord {
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
-  subscribed: boolean;
 }
 
 export interface MessageRecord {
@@ -116,6 +115,33 @@ export interface AppendRequest {
   newBlob?: boolean;
 }
 
+export interface FlagChange {
+  op: "add" | "remove" | "replace";
+  flags: string[];
+  unchangedSince?: number;
+}
+
+export interface CopyResult {
+  /** [source UID, new UID] in source UID order. */
+  pairs: [number, number][];
+  /** UIDVALIDITY of the destination. */
+  uidValidity: number;
+  copies: MessageRecord[];
+  /** For a move: the source UIDs removed, and blobs nobody references any more (none for a move, kept for symmetry). */
+  expunged: number[];
+}
+
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  deleted: number;
+  /** Sum of RFC822.SIZE (STATUS=SIZE, RFC 8438). */
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModseq: number;
+}
+
 export interface MailboxStore {
   createMailbox(userId: number, name: string, specialUse?: string | null): Promise<MailboxRecord>;
   getMailbox(userId: number, name: string): Promise<MailboxRecord | undefined>;
@@ -128,6 +154,30 @@ export interface MailboxStore {
   setFlags(mailboxId: number, uids: number[], flags: string[]): Promise<MessageRecord[]>;
   /** Removes the given UIDs; returns the blob ids that no longer have any reference. */
   expunge(mailboxId: number, uids: number[]): Promise<{ expunged: number[]; orphanBlobs: string[] }>;
+  /** Adds, removes or replaces flags; with unchangedSince (RFC 7162 §3.1.3), messages modified after it are left alone and listed in `failed`. */
+  updateFlags(mailboxId: number, uids: number[], change: FlagChange): Promise<{ changed: MessageRecord[]; failed: number[] }>;
+  /**
+   * Copies messages (sharing their blobs) to another mailbox of the same
+   * user with new UIDs, in UID order; with move, they leave the source in the
+   * same transaction (RFC 6851). Returns source→destination UID pairs (UIDPLUS).
+   */
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, opts?: { move?: boolean }): Promise<CopyResult>;
+  /** Counts for STATUS and SELECT without loading every message. */
+  mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /** Messages added or changed after `modseq` (CONDSTORE CHANGEDSINCE, and how a session catches up), by UID. */
+  changedSince(mailboxId: number, modseq: number): Promise<MessageRecord[]>;
+  /** UIDs expunged after `modseq` (QRESYNC VANISHED, RFC 7162 §3.2.5), ascending. */
+  vanishedSince(mailboxId: number, modseq: number): Promise<number[]>;
+  /**
+   * Renames a mailbox and its children ("name/...") and their subscriptions.
+   * Fails without change when the source is missing or a target exists.
+   */
+  renameMailbox(userId: number, from: string, to: string): Promise<{ ok: true; renamed: MailboxRecord[] } | { ok: false; reason: "missing" | "exists" }>;
+  /** Deletes a mailbox and its messages; returns the blobs that lost their last reference. */
+  deleteMailbox(mailboxId: number): Promise<{ orphanBlobs: string[] }>;
+  /** Subscriptions are names (RFC 3501 §6.3.6: a name may be subscribed while no such mailbox exists). */
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(userId: number): Promise<string[]>;
   /** Blob ids whose last reference went away outside expunge/purge (e.g. a removed user); their rows are deleted. */
   takeOrphanBlobs(): Promise<string[]>;
   /** Those of the given blob ids that the store still references (queue or mailbox). */
@@ -243,10 +293,11 @@ export interface QueueStore {
   /**
    * Records attempt outcomes in one transaction; only recipients still active
    * change (an outcome for a recipient that was deleted or held meanwhile is
-   * ignored). Messages left with nothing to deliver or report are removed;
-   * returns the blob ids that lost their last reference.
+   * ignored). Messages left with nothing to deliver or report are removed.
+   * Returns the blob ids that lost their last reference, and the touched
+   * messages that now owe a notice with no recipient incoming or active.
    */
-  settle(outcomes: RecipientOutcome[]): Promise<string[]>;
+  settle(outcomes: RecipientOutcome[]): Promise<{ orphanBlobs: string[]; noticesDue: string[] }>;
   /**
    * The recipients of a message with a notice owed, once none of its
    * recipients is incoming or active (so one notice covers one pass).

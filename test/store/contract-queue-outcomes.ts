@@ -31,18 +31,19 @@ export function queueOutcomeContract(open: OpenStores): void {
 
     it("settle records every outcome in one go and removes a finished message", async () => {
       const { id, leased } = await leaseAll("a@remote.test", "b@remote.test");
-      const orphans = await stores().queue.settle([
+      const { orphanBlobs: orphans, noticesDue } = await stores().queue.settle([
         { id: leased[0].id, state: "done", error: "250 ok", remoteMta: "mx.remote.test", at: T0 + 1 },
         { id: leased[1].id, state: "deferred", error: "451 4.3.0 later", nextAttempt: T0 + 5 * MINUTE, remoteMta: "mx.remote.test", at: T0 + 1 },
       ]);
       assert.deepEqual(orphans, []);
+      assert.deepEqual(noticesDue, []);
       const [a, b] = await recipientsOf(id);
       assert.deepEqual([a.state, a.remoteMta, a.lastAttempt], ["done", "mx.remote.test", T0 + 1]);
       assert.deepEqual([b.state, b.lastError, b.nextAttempt], ["deferred", "451 4.3.0 later", T0 + 5 * MINUTE]);
       const [again] = await stores().queue.lease("w1", T0 + 5 * MINUTE, T0 + 6 * MINUTE, 10);
       assert.equal(again.id, b.id);
       const last = await stores().queue.settle([{ id: b.id, state: "done", at: T0 + 6 * MINUTE }]);
-      assert.equal(last.length, 1, "the blob lost its last reference");
+      assert.equal(last.orphanBlobs.length, 1, "the blob lost its last reference");
       assert.equal(await stores().queue.getMessage(id), undefined);
     });
 
@@ -66,21 +67,23 @@ export function queueOutcomeContract(open: OpenStores): void {
 
     it("notices wait until no recipient is incoming or active, then are reported once with the notification", async () => {
       const { id, leased } = await leaseAll("a@remote.test", "b@remote.test");
-      await stores().queue.settle([{ id: leased[0].id, state: "failed", error: "550 5.1.1 no such user", notice: "failed", at: T0 }]);
+      const first = await stores().queue.settle([{ id: leased[0].id, state: "failed", error: "550 5.1.1 no such user", notice: "failed", at: T0 }]);
+      assert.deepEqual(first.noticesDue, [], "b is still active");
       assert.deepEqual(await stores().queue.pendingNotices(id), [], "b is still active");
-      await stores().queue.settle([{ id: leased[1].id, state: "deferred", error: "451 later", nextAttempt: T0 + MINUTE, at: T0 }]);
+      const second = await stores().queue.settle([{ id: leased[1].id, state: "deferred", error: "451 later", nextAttempt: T0 + MINUTE, at: T0 }]);
+      assert.deepEqual(second.noticesDue, [id], "the pass is over: the notice is due");
       const owed = await stores().queue.pendingNotices(id);
       assert.deepEqual(owed.map((r) => [r.address, r.notice]), [["a@remote.test", "failed"]]);
       assert.ok(await stores().queue.getMessage(id), "a message with a notice owed is kept");
 
       const notification = await queueMessage(stores(), [{ address: "sender@example.test" }], { sender: "" });
-      const first = await stores().queue.reportNotices(id, owed.map((r) => r.id), notification);
-      assert.equal(first.reported, true);
+      const reported = await stores().queue.reportNotices(id, owed.map((r) => r.id), notification);
+      assert.equal(reported.reported, true);
       assert.ok(await stores().queue.getMessage(notification.id), "the notification is queued");
       assert.deepEqual(await stores().queue.pendingNotices(id), []);
       const other = await queueMessage(stores(), [{ address: "sender@example.test" }], { sender: "" });
-      const second = await stores().queue.reportNotices(id, owed.map((r) => r.id), other);
-      assert.equal(second.reported, false, "reported twice");
+      const again = await stores().queue.reportNotices(id, owed.map((r) => r.id), other);
+      assert.equal(again.reported, false, "reported twice");
       assert.equal(await stores().queue.getMessage(other.id), undefined, "a second notification was queued");
     });
 

@@ -10,6 +10,7 @@ import { directoryContract } from "./contract-directory.js";
 import { mailboxContract } from "./contract-mailboxes.js";
 import { queueContract } from "./contract-queue.js";
 import { queueOutcomeContract } from "./contract-queue-outcomes.js";
+import { mailboxImapContract } from "./contract-mailboxes-imap.js";
 import { counterContract } from "./contract-counters-changes.js";
 
 export function storeContract(name: string, open: () => Promise<{ stores: Stores; cleanup(): Promise<void> }>): void {
@@ -17,6 +18,7 @@ export function storeContract(name: string, open: () => Promise<{ stores: Stores
     blobContract(open);
     directoryContract(open);
     mailboxContract(open);
+    mailboxImapContract(open);
     queueContract(open);
     queueOutcomeContract(open);
     counterContract(open);

@@ -127,7 +127,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   async remove(id: string): Promise<void> {
-    await fsp.rm(this.pathOf(id), { force: true });
+    try {
+      await fsp.unlink(this.pathOf(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
 
   async *list(): AsyncIterable<{ id: string; modifiedAt: number }> {

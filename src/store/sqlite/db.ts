@@ -7,7 +7,7 @@ import fsp, { type FileHandle } from "node:fs/promises";
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -30,9 +30,19 @@ CREATE TABLE IF NOT EXISTS mailboxes (
   uid_validity INTEGER NOT NULL,
   uid_next INTEGER NOT NULL DEFAULT 1,
   highest_modseq INTEGER NOT NULL DEFAULT 1,
-  subscribed INTEGER NOT NULL DEFAULT 1,
   UNIQUE (user_id, name)
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS expunged (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY,
@@ -47,6 +57,7 @@ CREATE TABLE IF NOT EXISTS messages (
   UNIQUE (mailbox_id, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_blob ON messages (blob_id);
+CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS queue_messages (
   id TEXT PRIMARY KEY,
   sender TEXT NOT NULL,
@@ -77,6 +88,7 @@ CREATE TABLE IF NOT EXISTS queue_recipients (
 );
 CREATE INDEX IF NOT EXISTS queue_due ON queue_recipients (state, next_attempt);
 CREATE INDEX IF NOT EXISTS queue_by_message ON queue_recipients (message_id);
+CREATE INDEX IF NOT EXISTS queue_leases ON queue_recipients (state, lease_until);
 CREATE TABLE IF NOT EXISTS counter_hits (key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS counter_hits_key ON counter_hits (key, at);
 CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
@@ -212,6 +224,11 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 function migrate(db: Db): void {
   const columns = (db.prepare("PRAGMA table_info(users)").all() as { name: string }[]).map((c) => c.name);
   if (!columns.includes("send_as")) db.exec("ALTER TABLE users ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own'"); // v2
+  const mailboxColumns = (db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).map((c) => c.name);
+  if (mailboxColumns.includes("subscribed")) { // v4: subscriptions are names in their own table
+    db.exec(`INSERT OR IGNORE INTO subscriptions (user_id, name) SELECT user_id, name FROM mailboxes WHERE subscribed = 1;
+      ALTER TABLE mailboxes DROP COLUMN subscribed;`);
+  }
   const queueColumns = (db.prepare("PRAGMA table_info(queue_recipients)").all() as { name: string }[]).map((c) => c.name);
   if (!queueColumns.includes("notice")) { // v3: delivery status notifications
     db.exec(`ALTER TABLE queue_recipients ADD COLUMN notice TEXT;

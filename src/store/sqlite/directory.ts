@@ -49,7 +49,11 @@ export class SqliteDirectory implements DirectoryStore {
         .run(address, passwordHash, quota, now);
       const userId = Number(lastInsertRowid);
       const insert = sql(this.db, "INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)");
-      for (const [name, specialUse] of STANDARD_MAILBOXES) insert.run(userId, name, specialUse, nextUidValidity(this.db));
+      const subscribe = sql(this.db, "INSERT INTO subscriptions (user_id, name) VALUES (?, ?)");
+      for (const [name, specialUse] of STANDARD_MAILBOXES) {
+        insert.run(userId, name, specialUse, nextUidValidity(this.db));
+        subscribe.run(userId, name);
+      }
       return { id: userId, address, passwordHash, quota, usage: 0, createdAt: now, sendAs: "own" as const };
     }));
   }

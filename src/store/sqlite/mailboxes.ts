@@ -4,15 +4,15 @@
 // in the blob store; a message row is its per-delivery header prefix plus a
 // counted reference to a shared blob. Trusted to keep UIDs strictly ascending
 // and never reused within one UIDVALIDITY.
-import type { AppendRequest, MailboxRecord, MailboxStore, MessageRecord } from "../interfaces.js";
-import { durably, inTransaction, nextUidValidity, sql, type Db } from "./db.js";
+import type { AppendRequest, CopyResult, FlagChange, MailboxRecord, MailboxStatus, MailboxStore, MessageRecord } from "../interfaces.js";
+import { durable, durably, inTransaction, nextUidValidity, sql, type Db } from "./db.js";
 
-interface MailboxRow { id: number; user_id: number; name: string; special_use: string | null; uid_validity: number; uid_next: number; highest_modseq: number; subscribed: number }
+interface MailboxRow { id: number; user_id: number; name: string; special_use: string | null; uid_validity: number; uid_next: number; highest_modseq: number }
 interface MessageRow { id: number; mailbox_id: number; uid: number; modseq: number; prefix: Buffer; blob_id: string; size: number; internal_date: number; flags: string }
 
 const toMailbox = (r: MailboxRow): MailboxRecord => ({
   id: r.id, userId: r.user_id, name: r.name, specialUse: r.special_use, uidValidity: r.uid_validity,
-  uidNext: r.uid_next, highestModseq: r.highest_modseq, subscribed: r.subscribed === 1,
+  uidNext: r.uid_next, highestModseq: r.highest_modseq,
 });
 
 export const toMessage = (r: MessageRow): MessageRecord => ({
@@ -68,23 +68,111 @@ export class SqliteMailboxes implements MailboxStore {
 
   async expunge(mailboxId: number, uids: number[]): Promise<{ expunged: number[]; orphanBlobs: string[] }> {
     return durably(this.db, inTransaction(this.db, () => {
-      const remove = sql(this.db, "DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING blob_id, size");
-      const expunged: number[] = [];
-      const blobs: string[] = [];
-      let freed = 0;
-      for (const uid of uids) {
-        const row = remove.get(mailboxId, uid) as { blob_id: string; size: number } | undefined;
-        if (!row) continue;
-        expunged.push(uid);
-        blobs.push(row.blob_id);
-        freed += row.size;
-      }
-      if (expunged.length > 0) {
-        bumpModseq(this.db, mailboxId);
-        sql(this.db, "UPDATE users SET usage = max(0, usage - ?) WHERE id = (SELECT user_id FROM mailboxes WHERE id = ?)").run(freed, mailboxId);
-      }
+      const { expunged, blobs } = removeRows(this.db, mailboxId, uids);
       return { expunged, orphanBlobs: releaseBlobs(this.db, blobs) };
     }));
+  }
+
+  async updateFlags(mailboxId: number, uids: number[], change: FlagChange): Promise<{ changed: MessageRecord[]; failed: number[] }> {
+    return durably(this.db, inTransaction(this.db, () => {
+      const get = sql(this.db, "SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?");
+      const update = sql(this.db, "UPDATE messages SET flags = ?, modseq = ? WHERE id = ? RETURNING *");
+      const changed: MessageRecord[] = [];
+      const failed: number[] = [];
+      for (const uid of uids) {
+        const row = get.get(mailboxId, uid) as MessageRow | undefined;
+        if (!row) continue;
+        if (change.unchangedSince !== undefined && row.modseq > change.unchangedSince) {
+          failed.push(uid);
+          continue;
+        }
+        const before = row.flags === "" ? [] : row.flags.split(" ");
+        const after = applyFlags(before, change);
+        if (after.length === before.length && after.every((f, i) => f === before[i])) continue; // RFC 7162 §3.1: no change, no new MODSEQ
+        changed.push(toMessage(update.get(after.join(" "), bumpModseq(this.db, mailboxId), row.id) as MessageRow));
+      }
+      return { changed, failed };
+    }));
+  }
+
+  async copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, opts: { move?: boolean } = {}): Promise<CopyResult> {
+    return durably(this.db, inTransaction(this.db, () => {
+      const get = sql(this.db, "SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?");
+      const sources = [...new Set(uids)].sort((a, b) => a - b)
+        .map((uid) => get.get(fromMailboxId, uid) as MessageRow | undefined)
+        .filter((r): r is MessageRow => r !== undefined);
+      const copies = appendRows(this.db, sources.map((r) => ({
+        mailboxId: toMailboxId, prefix: r.prefix, blobId: r.blob_id, blobSize: r.size - r.prefix.length, internalDate: r.internal_date,
+        flags: r.flags === "" ? [] : r.flags.split(" "),
+      })));
+      let expunged: number[] = [];
+      if (opts.move) {
+        const removed = removeRows(this.db, fromMailboxId, sources.map((r) => r.uid));
+        expunged = removed.expunged;
+        releaseBlobs(this.db, removed.blobs); // the copies hold references: nothing is orphaned
+      }
+      const target = sql(this.db, "SELECT uid_validity FROM mailboxes WHERE id = ?").get(toMailboxId) as { uid_validity: number };
+      return { pairs: sources.map((r, i) => [r.uid, copies[i].uid] as [number, number]), uidValidity: target.uid_validity, copies, expunged };
+    }));
+  }
+
+  async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
+    const counts = sql(this.db, `SELECT count(*) AS messages,
+        coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen,
+        coalesce(sum(instr(' ' || flags || ' ', ' \\Deleted ') > 0), 0) AS deleted,
+        coalesce(sum(size), 0) AS size FROM messages WHERE mailbox_id = ?`).get(mailboxId) as { messages: number; unseen: number; deleted: number; size: number };
+    const box = sql(this.db, "SELECT uid_next, uid_validity, highest_modseq FROM mailboxes WHERE id = ?").get(mailboxId) as
+      | { uid_next: number; uid_validity: number; highest_modseq: number }
+      | undefined;
+    if (!box) throw new Error(`mailbox ${mailboxId} does not exist`);
+    return { ...counts, uidNext: box.uid_next, uidValidity: box.uid_validity, highestModseq: box.highest_modseq };
+  }
+
+  async changedSince(mailboxId: number, modseq: number): Promise<MessageRecord[]> {
+    return (sql(this.db, "SELECT * FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid").all(mailboxId, modseq) as MessageRow[]).map(toMessage);
+  }
+
+  async vanishedSince(mailboxId: number, modseq: number): Promise<number[]> {
+    return (sql(this.db, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid").all(mailboxId, modseq) as { uid: number }[]).map((r) => r.uid);
+  }
+
+  async renameMailbox(userId: number, from: string, to: string): Promise<{ ok: true; renamed: MailboxRecord[] } | { ok: false; reason: "missing" | "exists" }> {
+    const db = this.db;
+    const result = inTransaction(db, () => {
+      const children = (sql(db, "SELECT * FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?) ORDER BY name")
+        .all(userId, from, from.length + 1, `${from}/`) as MailboxRow[]);
+      if (!children.some((c) => c.name === from)) return { ok: false as const, reason: "missing" as const };
+      const exists = sql(db, "SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?");
+      const newName = (name: string) => to + name.slice(from.length);
+      if (children.some((c) => exists.get(userId, newName(c.name)) !== undefined)) return { ok: false as const, reason: "exists" as const };
+      const rename = sql(db, "UPDATE mailboxes SET name = ? WHERE id = ? RETURNING *");
+      const renameSubscription = sql(db, "UPDATE OR REPLACE subscriptions SET name = ? WHERE user_id = ? AND name = ?");
+      const renamed = children.map((c) => {
+        renameSubscription.run(newName(c.name), userId, c.name);
+        return toMailbox(rename.get(newName(c.name), c.id) as MailboxRow);
+      });
+      return { ok: true as const, renamed };
+    });
+    return result.ok ? durably(db, result) : result;
+  }
+
+  async deleteMailbox(mailboxId: number): Promise<{ orphanBlobs: string[] }> {
+    return durably(this.db, inTransaction(this.db, () => {
+      const uids = (sql(this.db, "SELECT uid FROM messages WHERE mailbox_id = ?").all(mailboxId) as { uid: number }[]).map((r) => r.uid);
+      const { blobs } = removeRows(this.db, mailboxId, uids);
+      sql(this.db, "DELETE FROM mailboxes WHERE id = ?").run(mailboxId);
+      return { orphanBlobs: releaseBlobs(this.db, blobs) };
+    }));
+  }
+
+  async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    const text = subscribed ? "INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)" : "DELETE FROM subscriptions WHERE user_id = ? AND name = ?";
+    sql(this.db, text).run(userId, name);
+    await durable(this.db);
+  }
+
+  async listSubscriptions(userId: number): Promise<string[]> {
+    return (sql(this.db, "SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name").all(userId) as { name: string }[]).map((r) => r.name);
   }
 
   async referencedBlobs(ids: string[]): Promise<Set<string>> {
@@ -119,6 +207,38 @@ export function appendRows(db: Db, requests: AppendRequest[]): MessageRecord[] {
     const row = insert.get(req.mailboxId, taken.uid, modseq, req.prefix, req.blobId, size, req.internalDate, req.flags.join(" ")) as MessageRow;
     return toMessage(row);
   });
+}
+
+/** Flags after an add/remove/replace, in a stable order, without duplicates (case-insensitive for system flags). */
+function applyFlags(before: string[], change: FlagChange): string[] {
+  const key = (f: string) => (f.startsWith("\\") ? f.toLowerCase() : f);
+  const given = new Map(change.flags.map((f) => [key(f), f]));
+  if (change.op === "replace") return [...given.values()];
+  if (change.op === "remove") return before.filter((f) => !given.has(key(f)));
+  const have = new Set(before.map(key));
+  return [...before, ...[...given].filter(([k]) => !have.has(k)).map(([, f]) => f)];
+}
+
+/** Inside a transaction: deletes message rows (recording them for VANISHED) and gives back their usage; the blobs are the caller's to release. */
+function removeRows(db: Db, mailboxId: number, uids: number[]): { expunged: number[]; blobs: string[] } {
+  const remove = sql(db, "DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING blob_id, size");
+  const record = sql(db, "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)");
+  const expunged: number[] = [];
+  const blobs: string[] = [];
+  let freed = 0;
+  for (const uid of uids) {
+    const row = remove.get(mailboxId, uid) as { blob_id: string; size: number } | undefined;
+    if (!row) continue;
+    expunged.push(uid);
+    blobs.push(row.blob_id);
+    freed += row.size;
+  }
+  if (expunged.length > 0) {
+    const modseq = bumpModseq(db, mailboxId);
+    for (const uid of expunged) record.run(mailboxId, uid, modseq);
+    sql(db, "UPDATE users SET usage = max(0, usage - ?) WHERE id = (SELECT user_id FROM mailboxes WHERE id = ?)").run(freed, mailboxId);
+  }
+  return { expunged, blobs };
 }
 
 function bumpModseq(db: Db, mailboxId: number): number {

@@ -126,7 +126,7 @@ export class SqliteQueue implements QueueStore {
     });
   }
 
-  async settle(outcomes: RecipientOutcome[]): Promise<string[]> {
+  async settle(outcomes: RecipientOutcome[]): Promise<{ orphanBlobs: string[]; noticesDue: string[] }> {
     const db = this.db;
     return durably(db, inTransaction(db, () => {
       const update = sql(db, `UPDATE queue_recipients SET state = ?, lease_owner = NULL, lease_until = 0, last_error = ?,
@@ -137,7 +137,10 @@ export class SqliteQueue implements QueueStore {
         const row = update.get(o.state, o.error ?? null, o.nextAttempt ?? 0, o.notice ?? null, o.remoteMta ?? null, o.at, o.id) as { message_id: string } | undefined;
         if (row) touched.add(row.message_id);
       }
-      return this.purgeComplete([...touched]);
+      const due = sql(db, `SELECT 1 FROM queue_recipients r WHERE message_id = ? AND notice IS NOT NULL AND NOT EXISTS
+        (SELECT 1 FROM queue_recipients o WHERE o.message_id = r.message_id AND o.state IN ('incoming', 'active')) LIMIT 1`);
+      const noticesDue = [...touched].filter((id) => due.get(id) !== undefined);
+      return { orphanBlobs: this.purgeComplete([...touched]), noticesDue };
     }));
   }
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One run, both relays, the same load, the same sink (bench/README.md, "Outbound
+# relay"): Postfix's smtp-sink on 127.0.0.9:2600 counts what arrives; Postfix
+# (bench/postfix-relay.sh, relayhost [127.0.0.9]:2600) and then Petrel
+# (bench/petrel-relay.sh, MX lookup through a loopback DNS stub) each accept
+# SESSIONS x MESSAGES messages of SIZE bytes for user@sink.test from
+# bench/smtp-load.ts and relay them there (bench/relay-load.ts measures).
+# Prints the machine and a table; paste it into the README. Both servers' logs
+# and the figures stay in /tmp/petrel-bench/relay-sink afterwards.
+#   bench/relay-side-by-side.sh [SESSIONS] [MESSAGES] [SIZE]   (default 10 10000 4096)
+#   RELAY_ORDER="petrel postfix" swaps the order (default "postfix petrel");
+#   RELAY_ORDER=petrel runs one side only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SESSIONS=${1:-10}; MESSAGES=${2:-10000}; SIZE=${3:-4096}
+SINK=${PETREL_BENCH_SINK:-127.0.0.9:2600}
+WORK=${PETREL_BENCH_DIR:-/tmp/petrel-bench}/relay-sink
+ORDER=${RELAY_ORDER:-postfix petrel}
+SMTP_SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -1) || true
+[ -x "${SMTP_SINK:-}" ] || bench/postfix-peer.sh install >/dev/null
+SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
+case "$SINK" in 127.*) ;; *) echo "refusing non-loopback sink $SINK" >&2; exit 2;; esac
+
+echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r), node $(node --version), $(postconf -d mail_version 2>/dev/null || echo postfix)"
+echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg): $SESSIONS sessions, $MESSAGES messages of $SIZE bytes to user@sink.test, sink $SINK"
+npx tsc -p . >/dev/null || true   # others' files may have type errors; the JS is emitted anyway
+
+rm -rf "$WORK"; mkdir -p "$WORK"
+cleanup() {
+  [ -f "$WORK/sink.pid" ] && kill "$(cat "$WORK/sink.pid")" 2>/dev/null || true
+  bench/postfix-relay.sh stop >/dev/null 2>&1 || true
+  bench/petrel-relay.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+# -c: running counters ("sess=N quit=N mesg=N", \r-separated) on stdout; up to 1000 connections.
+"$SMTP_SINK" -c -m 1000 -u postfix "$SINK" 1000 >"$WORK/sink.counter" 2>"$WORK/sink.err" & echo $! >"$WORK/sink.pid"
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/${SINK%:*}/${SINK##*:}") 2>/dev/null && break; sleep 0.1; done
+
+measure() {   # PORT -> one JSON line
+  node dist/bench/relay-load.js --port "$1" --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" \
+    --to user@sink.test --sink-counter "$WORK/sink.counter" --timeout 1800 --json || true
+}
+
+run_postfix() {
+  echo "== Postfix 127.0.0.1:2530 -> relayhost [${SINK%:*}]:${SINK##*:}"
+  bench/postfix-relay.sh clean >/dev/null 2>&1 || true
+  bench/postfix-relay.sh start >/dev/null
+  local c0; c0=$(bench/postfix-relay.sh cpu)
+  measure 2530 | tee "$WORK/postfix.json"
+  awk -v a="$c0" -v b="$(bench/postfix-relay.sh cpu)" 'BEGIN { printf "%.1f\n", b - a }' >"$WORK/postfix.cpu"
+  echo "server CPU: $(cat "$WORK/postfix.cpu") s, status=sent lines: $(bench/postfix-relay.sh sent), still queued: $(bench/postfix-relay.sh queued), problems: $(bench/postfix-relay.sh problems | wc -l), load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$WORK/postfix.check"
+  cp "${PETREL_BENCH_RELAY_DIR:-/tmp/petrel-bench/relay}/postfix/maillog" "$WORK/postfix.maillog" 2>/dev/null || true
+  bench/postfix-relay.sh clean >/dev/null
+}
+
+run_petrel() {
+  echo "== Petrel 127.0.0.1:2529 -> MX sink.test -> ${SINK%:*} port ${SINK##*:}"
+  bench/petrel-relay.sh stop >/dev/null 2>&1 || true
+  bench/petrel-relay.sh start >/dev/null
+  local c0; c0=$(bench/petrel-relay.sh cpu)
+  measure 2529 | tee "$WORK/petrel.json"
+  awk -v a="$c0" -v b="$(bench/petrel-relay.sh cpu)" 'BEGIN { printf "%.1f\n", b - a }' >"$WORK/petrel.cpu"
+  echo "server CPU: $(cat "$WORK/petrel.cpu") s, \"sent\" lines: $(bench/petrel-relay.sh sent), still queued: $(bench/petrel-relay.sh queued), problems: $(bench/petrel-relay.sh problems | wc -l), $(bench/petrel-relay.sh rss | tr -s ' \t' ' '), load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$WORK/petrel.check"
+  cp "${PETREL_BENCH_DIR:-/tmp/petrel-bench}/petrel-relay/petrel.log" "$WORK/petrel.log" 2>/dev/null || true
+  bench/petrel-relay.sh stop >/dev/null
+}
+
+for side in $ORDER; do "run_$side"; done
+
+echo "== sink total: $(tr '\r' '\n' <"$WORK/sink.counter" | tail -1)"
+node -e '
+const fs = require("fs"), dir = process.argv[1];
+console.log("| server | accepted | accepted msg/s | \".\" -> 250 p50 / p99 | at sink when load ended | all at sink after | relayed msg/s (end to end) | at sink | server CPU | machine CPU busy |");
+console.log("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const [name, file] of [["Postfix", "postfix.json"], ["Petrel", "petrel.json"]]) {
+  let r, cpu; try { r = JSON.parse(fs.readFileSync(`${dir}/${file}`, "utf8").trim().split("\n").pop()); cpu = fs.readFileSync(`${dir}/${file.replace("json", "cpu")}`, "utf8").trim(); } catch { continue; }
+  const l = r.dataEndTo250Ms || {};
+  console.log(`| ${name} | ${r.accepted} | ${r.acceptedPerSecond} | ${l.p50} / ${l.p99} ms | ${r.atSinkWhenLoadEnded} | ${r.relaySeconds ?? "never"} s | ${r.relayedPerSecond ?? "–"} | ${r.atSink} | ${cpu} s | ${r.machineCpuSeconds} s (${r.machineCpuPercent} %) |`);
+}' "$WORK"

@@ -1,0 +1,142 @@
+// FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5): FLAGS,
+// INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY, BODYSTRUCTURE, UID, MODSEQ and
+// CHANGEDSINCE/VANISHED (RFC 7162), RFC822[.HEADER|.TEXT], BODY[section]<partial>
+// and BODY.PEEK, BINARY[.PEEK]/BINARY.SIZE (RFC 3516). Fetching a body part
+// without PEEK sets \Seen (and reports the new FLAGS). Message text goes out
+// as literals, byte for byte; the structure comes from mime/ and never
+// throws on malformed MIME.
+import type { CommandHandler, ImapCommand } from "./index.js";
+import type { ImapSession } from "../session.js";
+import type { MessageRecord } from "../../store/interfaces.js";
+import { parseFetchItems, responseName, type FetchItem } from "../fetch-parse.js";
+import { parseMime, type MimePart } from "../../mime/structure.js";
+import { binaryBytes, partialBytes, sectionBytes } from "../../mime/sections.js";
+import { bodyStructure } from "../bodystructure.js";
+import { envelope } from "../envelope.js";
+import { formatDateTime } from "../datetime.js";
+import { formatSequenceSet, parseSequenceSet, filter } from "../sequence.js";
+import { toWire } from "../quote.js";
+import { targetUids } from "./target.js";
+import { text } from "./tokens.js";
+
+const NEEDS_CONTENT = new Set(["RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE", "BODY", "BODYSTRUCTURE", "section", "binary", "binary.size"]);
+
+/** A literal for message bytes: literal8 (~{n}) when they hold a NUL (RFC 3516 §4.2), else {n}. */
+function literal(bytes: Buffer): Buffer[] {
+  return [toWire(`${bytes.includes(0) ? "~" : ""}{${bytes.length}}\r\n`), bytes];
+}
+
+class Loaded {
+  private parsed: MimePart | undefined;
+  constructor(readonly buf: Buffer) {}
+  get root(): MimePart {
+    return (this.parsed ??= parseMime(this.buf));
+  }
+}
+
+async function fetch(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<void> {
+  const view = s.selected!;
+  const target = targetUids(s, cmd.args[0], byUid);
+  if (!target.ok) return s.bad(cmd.tag, target.error);
+  const parsed = parseFetchItems(cmd.args.slice(1), { uid: byUid });
+  if (!parsed.ok) return s.bad(cmd.tag, parsed.error);
+  const { changedSince, vanished } = parsed.value;
+  const items: FetchItem[] = [...parsed.value.items];
+  if (byUid && !items.some((i) => i.kind === "UID")) items.unshift({ kind: "UID" });
+  if (changedSince !== undefined || items.some((i) => i.kind === "MODSEQ")) s.condstoreUsed = true;
+  if (changedSince !== undefined && !items.some((i) => i.kind === "MODSEQ")) items.push({ kind: "MODSEQ" });
+  if (vanished) {
+    if (!s.qresync) return s.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC");
+    const set = parseSequenceSet(text(cmd.args[0]) ?? "", { allowSavedResult: false });
+    const gone = await s.stores.mailboxes.vanishedSince(view.box.id, changedSince!);
+    const asked = set.ok && set.value.kind === "set" ? filter(gone, set.value.ranges) : gone;
+    if (asked.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(asked)}`);
+  }
+  const marksSeen = !view.readOnly && items.some((i) => (i.kind === "section" || i.kind === "binary") ? !i.peek : i.kind === "RFC822" || i.kind === "RFC822.TEXT");
+  const needsContent = items.some((i) => NEEDS_CONTENT.has(i.kind));
+  const utf8 = { utf8: s.utf8 };
+  let unknownCte = false;
+  for (const uid of target.value) {
+    if (view.isGone(uid)) continue; // RFC 2180 §4.1.1: an expunged message is simply left out
+    let m = view.message(uid)!;
+    if (changedSince !== undefined && m.modseq <= changedSince) continue;
+    const content = needsContent ? new Loaded(await s.mailstore.read(m)) : undefined;
+    let flagsChanged = false;
+    if (marksSeen && !m.flags.includes("\\Seen")) {
+      const { changed } = await s.mailstore.updateFlags(view.box, [uid], { op: "add", flags: ["\\Seen"] });
+      view.remember(changed);
+      m = view.message(uid)!;
+      flagsChanged = true;
+    }
+    const pieces: Buffer[] = [];
+    const add = (name: string, value: string | Buffer[]) => {
+      pieces.push(toWire(`${pieces.length > 0 ? " " : ""}${name} `));
+      if (typeof value === "string") pieces.push(toWire(value));
+      else pieces.push(...value);
+    };
+    const listed = new Set<string>();
+    for (const item of items) {
+      const name = responseName(item);
+      if (listed.has(name)) continue;
+      listed.add(name);
+      const result = renderItem(item, m, content, utf8);
+      if (result === "unknown-cte") {
+        unknownCte = true;
+        continue;
+      }
+      add(name, result);
+    }
+    if (flagsChanged && !listed.has("FLAGS")) add("FLAGS", `(${m.flags.join(" ")})`);
+    if (s.condstore && flagsChanged && !listed.has("MODSEQ")) add("MODSEQ", `(${m.modseq})`);
+    s.write(Buffer.concat([toWire(`* ${view.seqOf(uid)} FETCH (`), ...pieces, toWire(")\r\n")]));
+  }
+  if (unknownCte) return s.no(cmd.tag, "Cannot decode this content transfer encoding", "UNKNOWN-CTE");
+  s.ok(cmd.tag, "FETCH completed");
+}
+
+function renderItem(item: FetchItem, m: MessageRecord, content: Loaded | undefined, opts: { utf8: boolean }): string | Buffer[] | "unknown-cte" {
+  switch (item.kind) {
+    case "UID":
+      return String(m.uid);
+    case "FLAGS":
+      return `(${m.flags.join(" ")})`;
+    case "INTERNALDATE":
+      return `"${formatDateTime(new Date(m.internalDate))}"`;
+    case "RFC822.SIZE":
+      return String(m.size);
+    case "MODSEQ":
+      return `(${m.modseq})`;
+    case "ENVELOPE":
+      return envelope(content!.root.header, opts);
+    case "BODY":
+      return bodyStructure(content!.buf, content!.root, false, opts);
+    case "BODYSTRUCTURE":
+      return bodyStructure(content!.buf, content!.root, true, opts);
+    case "RFC822":
+      return literal(content!.buf);
+    case "RFC822.HEADER":
+      return literal(content!.buf.subarray(0, content!.root.headerEnd));
+    case "RFC822.TEXT":
+      return literal(content!.buf.subarray(content!.root.bodyStart));
+    case "section": {
+      const bytes = sectionBytes(content!.buf, content!.root, item.section) ?? Buffer.alloc(0);
+      return literal(item.partial ? partialBytes(bytes, item.partial.offset, item.partial.length) : bytes);
+    }
+    case "binary": {
+      const bytes = binaryBytes(content!.buf, content!.root, item.part);
+      if (bytes === "unknown-cte") return bytes;
+      const data = bytes ?? Buffer.alloc(0);
+      return literal(item.partial ? partialBytes(data, item.partial.offset, item.partial.length) : data);
+    }
+    case "binary.size": {
+      const bytes = binaryBytes(content!.buf, content!.root, item.part);
+      if (bytes === "unknown-cte") return bytes;
+      return String(bytes?.length ?? 0);
+    }
+  }
+}
+
+export const fetchCommands: [string, CommandHandler][] = [
+  ["FETCH", { states: ["selected"], run: (s, cmd) => fetch(s, cmd, false) }],
+  ["UID FETCH", { states: ["selected"], run: (s, cmd) => fetch(s, cmd, true) }],
+];

@@ -1,0 +1,154 @@
+// The selected mailbox as one IMAP session sees it (RFC 3501 §2.3.1.2,
+// RFC 9051 §2.3.1.2, §7.5.1): the sequence-number map, the flags and MODSEQ
+// the client was last told, and the changes it has not heard of yet. Other
+// sessions' appends, flag changes and expunges (POP3 included) are picked up
+// from the store by MODSEQ and reported as EXISTS, FETCH and EXPUNGE (or
+// VANISHED with QRESYNC) — expunges only where the client can take them:
+// never during FETCH, STORE or SEARCH (§7.4.1), so sequence numbers never
+// shift under a command that uses them.
+import type { MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
+import { formatSequenceSet } from "./sequence.js";
+
+export interface SyncOptions {
+  /** Expunges may be announced now (not during FETCH, STORE, SEARCH). */
+  allowExpunge: boolean;
+  /** CONDSTORE is on: FETCH updates carry MODSEQ (RFC 7162 §3.2). */
+  condstore: boolean;
+  /** QRESYNC is enabled: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10). */
+  qresync: boolean;
+}
+
+export class SelectedMailbox {
+  /** Sequence number - 1 → UID, ascending. */
+  private uids: number[] = [];
+  private readonly records = new Map<number, MessageRecord>();
+  /** Expunged elsewhere, not yet announced: still numbered until then. */
+  private readonly pendingExpunge = new Set<number>();
+  /** Highest MODSEQ of the store this view has taken in. */
+  private seen = 0;
+
+  private constructor(private readonly stores: Stores, public box: MailboxRecord, readonly readOnly: boolean) {}
+
+  static async open(stores: Stores, box: MailboxRecord, readOnly: boolean): Promise<SelectedMailbox> {
+    const view = new SelectedMailbox(stores, box, readOnly);
+    const status = await stores.mailboxes.mailboxStatus(box.id);
+    for (const m of await stores.mailboxes.listMessages(box.id)) {
+      view.uids.push(m.uid);
+      view.records.set(m.uid, m);
+    }
+    view.seen = status.highestModseq;
+    view.box = { ...box, uidNext: status.uidNext, highestModseq: status.highestModseq };
+    return view;
+  }
+
+  get exists(): number {
+    return this.uids.length;
+  }
+
+  get highestModseq(): number {
+    return this.seen;
+  }
+
+  /** UIDs in sequence order (pending expunges included: they keep their numbers until announced). */
+  get allUids(): readonly number[] {
+    return this.uids;
+  }
+
+  uidAt(seq: number): number | undefined {
+    return this.uids[seq - 1];
+  }
+
+  /** 1-based sequence number of a UID, or 0. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.uids[mid];
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** The record as this session knows it; undefined for an unknown UID. */
+  message(uid: number): MessageRecord | undefined {
+    return this.records.get(uid);
+  }
+
+  /** Expunged by another session and not announced yet (FETCH of it may answer NO, RFC 2180 §4.1). */
+  isGone(uid: number): boolean {
+    return this.pendingExpunge.has(uid);
+  }
+
+  /** Takes in this session's own changes (its STORE already told the client). */
+  remember(records: MessageRecord[]): void {
+    for (const r of records) if (this.records.has(r.uid)) this.records.set(r.uid, r);
+  }
+
+  /** Forgets UIDs this session expunged itself, returning their sequence numbers as announced (each after the previous removals). */
+  removeOwn(uids: number[]): number[] {
+    const seqs: number[] = [];
+    for (const uid of [...uids].sort((a, b) => a - b)) {
+      const seq = this.seqOf(uid);
+      if (seq === 0) continue;
+      seqs.push(seq);
+      this.uids.splice(seq - 1, 1);
+      this.records.delete(uid);
+      this.pendingExpunge.delete(uid);
+    }
+    return seqs;
+  }
+
+  /** Catches up with the store: the untagged responses to send now. */
+  async sync(opts: SyncOptions): Promise<string[]> {
+    const lines: string[] = [];
+    const [changed, vanished] = await Promise.all([
+      this.stores.mailboxes.changedSince(this.box.id, this.seen),
+      this.stores.mailboxes.vanishedSince(this.box.id, this.seen),
+    ]);
+    for (const uid of vanished) if (this.records.has(uid)) this.pendingExpunge.add(uid);
+    let top = this.seen;
+    const fresh: MessageRecord[] = [];
+    for (const m of changed) {
+      top = Math.max(top, m.modseq);
+      const known = this.records.get(m.uid);
+      if (known) {
+        if (known.modseq !== m.modseq && !this.pendingExpunge.has(m.uid)) {
+          this.records.set(m.uid, m);
+          if (!sameFlags(known.flags, m.flags) || opts.condstore) lines.push(this.flagsLine(m, opts.condstore));
+        }
+      } else if (m.uid > (this.uids[this.uids.length - 1] ?? 0)) {
+        fresh.push(m);
+      }
+    }
+    if (vanished.length > 0) {
+      const status = await this.stores.mailboxes.mailboxStatus(this.box.id);
+      top = Math.max(top, status.highestModseq);
+    }
+    this.seen = top;
+    if (opts.allowExpunge && this.pendingExpunge.size > 0) {
+      const gone = [...this.pendingExpunge];
+      const seqs = this.removeOwn(gone);
+      if (opts.qresync) lines.unshift(`* VANISHED ${formatSequenceSet(gone)}`);
+      else lines.unshift(...seqs.map((seq) => `* ${seq} EXPUNGE`));
+    }
+    if (fresh.length > 0) {
+      for (const m of fresh) {
+        this.uids.push(m.uid);
+        this.records.set(m.uid, m);
+      }
+      lines.push(`* ${this.uids.length} EXISTS`);
+    }
+    return lines;
+  }
+
+  flagsLine(m: MessageRecord, condstore: boolean): string {
+    return `* ${this.seqOf(m.uid)} FETCH (UID ${m.uid} FLAGS (${m.flags.join(" ")})${condstore ? ` MODSEQ (${m.modseq})` : ""})`;
+  }
+}
+
+function sameFlags(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((f, i) => f === b[i]);
+}

@@ -1,0 +1,181 @@
+// IMAP end to end, second part: every corpus message APPENDed and FETCHed
+// back byte for byte (BODY[]), with ENVELOPE and BODYSTRUCTURE that a real
+// client library (imapflow) parses; BODY[section]/partial/PEEK and \Seen;
+// BINARY; SEARCH keys (encoded headers, decoded bodies, dates, flags,
+// OR/NOT), ESEARCH/SEARCHRES, CONDSTORE (MODSEQ, CHANGEDSINCE,
+// UNCHANGEDSINCE) and QRESYNC (VANISHED).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { ImapFlow } from "imapflow";
+import { projectRoot, startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { connectImap, type RawImap } from "../helpers/imap-client.js";
+
+const CORPUS = path.resolve(projectRoot, "../shared/corpus");
+
+function corpusFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? corpusFiles(path.join(dir, e.name)) : e.isFile() && e.name !== "README.md" && e.name !== "LICENSE" ? [path.join(dir, e.name)] : []))
+    .sort();
+}
+
+/** As stored: CRLF line ends, last line terminated. */
+function normalise(raw: Buffer): Buffer {
+  const text = raw.toString("latin1").replace(/\r?\n/g, "\r\n");
+  return Buffer.from(text === "" || text.endsWith("\r\n") ? text : `${text}\r\n`, "latin1");
+}
+
+let server: PetrelServer;
+let port: number;
+
+async function login(user: string): Promise<RawImap> {
+  const c = await connectImap(port);
+  assert.match((await c.command(`LOGIN ${user} pw`)).status, /^OK/);
+  return c;
+}
+
+function flow(user: string): ImapFlow {
+  return new ImapFlow({ host: "127.0.0.1", port, secure: false, doSTARTTLS: false, auth: { user, pass: "pw" }, logger: false });
+}
+
+const MESSAGE = [
+  "From: =?utf-8?q?J=C3=B6rg?= <jorg@example.test>",
+  "To: Alice <alice@example.test>, bob@example.test",
+  "Subject: =?utf-8?b?R3LDvMOfZQ==?= from the lake",
+  "Date: Mon, 14 Jul 2025 10:00:00 +0200",
+  "Message-ID: <lake1@example.test>",
+  "MIME-Version: 1.0",
+  'Content-Type: multipart/mixed; boundary="b1"',
+  "",
+  "--b1",
+  "Content-Type: text/plain; charset=utf-8",
+  "Content-Transfer-Encoding: quoted-printable",
+  "",
+  "K=C3=A4se und Brot am See",
+  "--b1",
+  'Content-Type: application/octet-stream; name="a.bin"',
+  "Content-Transfer-Encoding: base64",
+  "",
+  "AAECAw==",
+  "--b1--",
+  "",
+].join("\r\n");
+
+before(async () => {
+  server = await startPetrel({ listeners: ["smtp", "imap"] });
+  port = server.listeners.imap.port;
+  assert.equal((await server.cli(["domain", "add", "example.test"])).code, 0);
+  for (const user of ["alice", "dora", "erin"]) {
+    assert.equal((await server.cli(["user", "add", `${user}@example.test`, "--password-stdin"], "pw\n")).code, 0);
+  }
+});
+after(async () => server?.close());
+
+describe("IMAP FETCH", () => {
+  it("every corpus message: APPEND, then BODY[] byte for byte; imapflow parses ENVELOPE and BODYSTRUCTURE of all", async () => {
+    const files = corpusFiles(CORPUS);
+    assert.ok(files.length > 50);
+    const client = flow("dora@example.test");
+    await client.connect();
+    await client.mailboxCreate("Corpus");
+    const expected = new Map<number, Buffer>();
+    for (const file of files) {
+      const data = normalise(fs.readFileSync(file));
+      if (data.length === 0) continue;
+      const r = await client.append("Corpus", data);
+      assert.ok(r && r.uid, `append ${file}`);
+      expected.set(r.uid!, data);
+    }
+    const lock = await client.getMailboxLock("Corpus");
+    try {
+      let seen = 0;
+      for await (const msg of client.fetch("1:*", { uid: true, envelope: true, bodyStructure: true, source: true, size: true })) {
+        const want = expected.get(msg.uid)!;
+        assert.ok(msg.source!.equals(want), `BODY[] of UID ${msg.uid} differs`);
+        assert.equal(msg.size, want.length);
+        assert.ok(msg.envelope, `ENVELOPE of UID ${msg.uid}`);
+        assert.ok(msg.bodyStructure?.type, `BODYSTRUCTURE of UID ${msg.uid}`);
+        seen++;
+      }
+      assert.equal(seen, expected.size);
+    } finally {
+      lock.release();
+    }
+    await client.logout();
+  });
+
+  it("sections, partials, PEEK and \\Seen, BINARY, ENVELOPE and BODYSTRUCTURE lines", async () => {
+    const c = await login("alice@example.test");
+    assert.match((await c.command(`APPEND INBOX {${MESSAGE.length}+}\r\n${MESSAGE}`)).status, /^OK/);
+    await c.command("SELECT INBOX");
+    const peek = await c.command("FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)] FLAGS)");
+    assert.equal(peek.untagged[0], `* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {51}\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?= from the lake\r\n\r\n FLAGS ())`);
+    const part = await c.command("FETCH 1 (BODY[1]<4.10>)");
+    assert.equal(part.untagged[0], `* 1 FETCH (BODY[1]<4> {10}\r\n=A4se und  FLAGS (\\Seen))`);
+    const binary = await c.command("FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY[1])");
+    const decoded = Buffer.from("Käse und Brot am See").toString("latin1");
+    assert.equal(binary.untagged[0], `* 1 FETCH (BINARY[2] ~{4}\r\n\x00\x01\x02\x03 BINARY.SIZE[2] 4 BINARY[1] {${decoded.length}}\r\n${decoded})`);
+    const env = await c.command("FETCH 1 ENVELOPE");
+    assert.equal(env.untagged[0], `* 1 FETCH (ENVELOPE ("Mon, 14 Jul 2025 10:00:00 +0200" "=?utf-8?b?R3LDvMOfZQ==?= from the lake" (("=?utf-8?q?J=C3=B6rg?=" NIL "jorg" "example.test")) (("=?utf-8?q?J=C3=B6rg?=" NIL "jorg" "example.test")) (("=?utf-8?q?J=C3=B6rg?=" NIL "jorg" "example.test")) (("Alice" NIL "alice" "example.test")(NIL NIL "bob" "example.test")) NIL NIL NIL "<lake1@example.test>"))`);
+    const structure = await c.command("FETCH 1 BODYSTRUCTURE");
+    assert.match(structure.untagged[0], /^\* 1 FETCH \(BODYSTRUCTURE \(\("text" "plain" \("charset" "utf-8"\) NIL NIL "quoted-printable" \d+ \d+ NIL NIL NIL NIL\)\("application" "octet-stream" \("name" "a\.bin"\) NIL NIL "base64" 8 NIL NIL NIL NIL\) "mixed" \("boundary" "b1"\) NIL NIL NIL\)\)$/);
+    assert.match((await c.command("FETCH 1 (BODY[9])")).status, /^OK/);
+    assert.match((await c.command("FETCH 1 (BODY[HEADER.FIELDS ()])")).status, /^BAD/);
+    c.close();
+  });
+});
+
+describe("IMAP SEARCH", () => {
+  it("decoded headers and bodies, dates, sizes, flags, OR/NOT, ESEARCH, SEARCHRES", async () => {
+    const c = await login("erin@example.test");
+    const other = "Subject: plain one\r\nDate: Tue, 1 Jan 2019 08:00:00 +0000\r\n\r\nnothing here\r\n";
+    assert.match((await c.command(`APPEND INBOX {${MESSAGE.length}+}\r\n${MESSAGE} (\\Seen) {${other.length}+}\r\n${other}`)).status, /^OK/);
+    await c.command("SELECT INBOX");
+    const search = async (criteria: string) => (await c.command(`SEARCH ${criteria}`)).untagged[0];
+    /** A UTF-8 string as a non-synchronizing literal (the test client writes latin1). */
+    const lit = (s: string) => `{${Buffer.byteLength(s)}+}\r\n${Buffer.from(s).toString("latin1")}`;
+    assert.equal(await search(`CHARSET UTF-8 SUBJECT ${lit("grüße")}`), "* SEARCH 1");
+    assert.equal(await search(`CHARSET UTF-8 BODY ${lit("KÄSE")}`), "* SEARCH 1");
+    assert.equal(await search(`CHARSET UTF-8 FROM ${lit("jörg")}`), "* SEARCH 1");
+    assert.equal(await search("TEXT nothing"), "* SEARCH 2");
+    assert.equal(await search("HEADER Message-ID lake1"), "* SEARCH 1");
+    assert.equal(await search("SENTBEFORE 1-Jan-2020"), "* SEARCH 2");
+    assert.equal(await search("SENTON 14-Jul-2025"), "* SEARCH 1");
+    assert.equal(await search("SEEN"), "* SEARCH 2");
+    assert.equal(await search("OR SEEN LARGER 100000"), "* SEARCH 2");
+    assert.equal(await search("NOT SEEN SMALLER 100000"), "* SEARCH 1");
+    assert.equal(await search("UID 2:*"), "* SEARCH 2");
+    assert.equal(await search("1:* (SUBJECT lake) ALL"), "* SEARCH 1");
+    assert.match((await c.command("SEARCH CHARSET KOI8-R ALL")).status, /^NO \[BADCHARSET/);
+    assert.match((await c.command("SEARCH BOGUS")).status, /^BAD/);
+    const esearch = await c.command("UID SEARCH RETURN (MIN MAX COUNT ALL) 1:*");
+    assert.match(esearch.untagged[0], /^\* ESEARCH \(TAG "t\d+"\) UID MIN 1 MAX 2 ALL 1:2 COUNT 2$/);
+    assert.match((await c.command("SEARCH RETURN (SAVE) SEEN")).status, /^OK/);
+    assert.deepEqual((await c.command("FETCH $ (UID)")).untagged, ["* 2 FETCH (UID 2)"]);
+    c.close();
+  });
+
+  it("CONDSTORE: MODSEQ in FETCH and SEARCH, CHANGEDSINCE, UNCHANGEDSINCE → [MODIFIED]; QRESYNC: VANISHED", async () => {
+    const c = await login("erin@example.test");
+    await c.command("ENABLE QRESYNC");
+    const sel = await c.command("SELECT INBOX");
+    const highest = Number(/HIGHESTMODSEQ (\d+)/.exec(sel.untagged.join("\n"))![1]);
+    const validity = Number(/UIDVALIDITY (\d+)/.exec(sel.untagged.join("\n"))![1]);
+    const stored = await c.command("STORE 1 +FLAGS (\\Flagged)");
+    const modseq = Number(/MODSEQ \((\d+)\)/.exec(stored.untagged[0])![1]);
+    assert.ok(modseq > highest);
+    assert.deepEqual((await c.command(`FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest})`)).untagged, [`* 1 FETCH (FLAGS (\\Flagged) MODSEQ (${modseq}))`]);
+    assert.equal((await c.command(`SEARCH MODSEQ ${modseq}`)).untagged[0], `* SEARCH 1 (MODSEQ ${modseq})`);
+    const conditional = await c.command(`STORE 1:2 (UNCHANGEDSINCE ${highest}) +FLAGS (\\Answered)`);
+    assert.match(conditional.status, /^OK \[MODIFIED 1\] /);
+    await c.command("STORE 2 +FLAGS (\\Deleted)");
+    assert.deepEqual((await c.command("EXPUNGE")).untagged, ["* VANISHED 2"]);
+    await c.command("UNSELECT");
+    const resync = await c.command(`SELECT INBOX (QRESYNC (${validity} ${highest}))`);
+    assert.ok(resync.untagged.includes("* VANISHED (EARLIER) 2"), resync.untagged.join("\n"));
+    assert.ok(resync.untagged.some((l) => l.startsWith("* 1 FETCH (UID 1 FLAGS (")), resync.untagged.join("\n"));
+    assert.deepEqual((await c.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest} VANISHED)`)).untagged.slice(0, 1), ["* VANISHED (EARLIER) 2"]);
+    c.close();
+  });
+});
