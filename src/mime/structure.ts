@@ -127,11 +127,6 @@ export function parseMime(buf: Buffer): MimePart {
   return new Parser(buf).run();
 }
 
-/** Whether the part carries an encapsulated message (message/rfc822 or message/global). */
-export function isMessagePart(p: MimePart): boolean {
-  return p.message !== null;
-}
-
 /** Every part in depth-first order (the message, its children, encapsulated messages…). */
 export function* walkParts(root: MimePart): Generator<MimePart> {
   const stack: MimePart[] = [root];
