@@ -23,7 +23,8 @@
 // create with "USE (" use-attr ")" (RFC 6154 §3), select / examine with
 // CONDSTORE and QRESYNC (RFC 7162 §3.2.5), enable, id (RFC 2971 §4), login,
 // authenticate (RFC 4959 SASL-IR), copy / move, rename, getquota,
-// getquotaroot, setquota (RFC 9208 §4.1).
+// getquotaroot, setquota (RFC 9208 §4.1), uid-expunge (RFC 4315 §3), and the
+// commands that take no arguments (CAPABILITY, NOOP, LOGOUT, IDLE, ...).
 //
 // Mailbox names (normalizeMailboxName): without UTF8=ACCEPT the wire form is
 // modified UTF-7 (mutf7.ts) and must be 7-bit; with it, UTF-8 taken as is
@@ -137,6 +138,11 @@ function listArg(tok: Token | undefined, what: string): Result<Token[]> {
 
 function noMore(args: readonly Token[], from: number, usage: string): Result<true> {
   return args.length > from ? fail(`Too many arguments (${usage})`) : ok(true);
+}
+
+/** Commands without arguments: CAPABILITY, NOOP, LOGOUT, STARTTLS, NAMESPACE, CHECK, CLOSE, UNSELECT, EXPUNGE, IDLE. */
+export function parseNoArgs(args: readonly Token[], command: string): Result<true> {
+  return args.length > 0 ? fail(`${command} takes no arguments`) : ok(true);
 }
 
 // ---------------------------------------------------------------- flags
@@ -715,7 +721,7 @@ export function parseAuthenticate(args: readonly Token[]): Result<{ mechanism: s
   return ok({ mechanism: mechanism.value, initialResponse: ir.v });
 }
 
-// ---------------------------------------------------------------- COPY, MOVE, RENAME, QUOTA
+// ---------------------------------------------------------------- COPY, MOVE, UID EXPUNGE, RENAME, QUOTA
 
 /** COPY / MOVE sequence-set mailbox. */
 export function parseCopy(args: readonly Token[], utf8Enabled: boolean): Result<{ set: SequenceSet; mailbox: string }> {
@@ -725,6 +731,14 @@ export function parseCopy(args: readonly Token[], utf8Enabled: boolean): Result<
   if (!mailbox.ok) return mailbox;
   const more = noMore(args, 2, "sequence-set mailbox");
   return more.ok ? ok({ set: set.value, mailbox: mailbox.value }) : more;
+}
+
+/** UID EXPUNGE uid-set (RFC 4315 §2.1; "$" of RFC 5182 allowed). */
+export function parseUidExpunge(args: readonly Token[]): Result<SequenceSet> {
+  const set = sequenceArg(args[0], { allowSavedResult: true });
+  if (!set.ok) return set;
+  const more = noMore(args, 1, "UID EXPUNGE uid-set");
+  return more.ok ? set : more;
 }
 
 /** RENAME existing new. */

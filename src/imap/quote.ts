@@ -16,6 +16,8 @@
 // Inputs are either `Buffer` (raw bytes) or `string` (Unicode text, encoded as
 // UTF-8 on the wire); functions whose name ends in `Bin` take a binary string.
 
+import { encodeMutf7 } from "./mutf7.js";
+
 /** A binary string: one char per byte (0–255). Send with `toWire`. */
 export type Wire = string;
 
@@ -127,6 +129,13 @@ export function imapAstring(value: string | Buffer, opts: QuoteOptions = {}): Wi
     if (ok) return bin;
   }
   return imapStringBin(bin, opts);
+}
+
+/** A mailbox name in a response (the output side of args.ts normalizeMailboxName): UTF-8 once
+ * UTF8=ACCEPT or IMAP4rev2 is enabled (RFC 6855 §3), else modified UTF-7 (RFC 3501 §5.1.3);
+ * always a quoted string or a literal. */
+export function imapMailbox(name: string, utf8: boolean): Wire {
+  return utf8 ? imapString(name, { utf8: true }) : imapString(encodeMutf7(name));
 }
 
 /** A parenthesised list of already-encoded items: "(a b c)"; "()" when empty. */

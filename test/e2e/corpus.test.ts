@@ -13,26 +13,12 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { projectRoot, startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { CORPUS, corpusFiles, normaliseCrlf } from "../helpers/corpus.js";
 import { connect } from "../helpers/smtp-client.js";
 
-const CORPUS = path.resolve(projectRoot, "../shared/corpus");
 const CONNECTIONS = 4;
 const SENDER = "corpus@client.test";
 const RECIPIENT = "alice@example.test";
-
-function listFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name)) : e.isFile() && e.name !== "README.md" && e.name !== "LICENSE" ? [path.join(dir, e.name)] : []))
-    .sort();
-}
-
-/** What SMTP carries for a file: bare LF → CRLF, and the last line terminated. */
-function normalise(raw: Buffer): Buffer {
-  const text = raw.toString("latin1").replace(/\r?\n/g, "\r\n");
-  return Buffer.from(text === "" || text.endsWith("\r\n") ? text : `${text}\r\n`, "latin1");
-}
 
 /** RFC 5321 §4.5.2: a line starting with "." gets another one. */
 function dotStuff(message: Buffer): Buffer {
@@ -44,7 +30,7 @@ interface Outcome {
   qid?: string;
 }
 
-const files = listFiles(CORPUS);
+const files = corpusFiles();
 
 describe("message corpus through SMTP, store and export", () => {
   let server: PetrelServer;
@@ -70,7 +56,7 @@ describe("message corpus through SMTP, store and export", () => {
       assert.match(ehlo, /8BITMIME/);
       while (next < files.length) {
         const file = files[next++];
-        const message = normalise(fs.readFileSync(file));
+        const message = normaliseCrlf(fs.readFileSync(file));
         const eightBit = message.some((b) => b > 127);
         // PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write; the message only after the 354.
         await c.write(`MAIL FROM:<${SENDER}>${eightBit ? " BODY=8BITMIME" : ""}\r\nRCPT TO:<${RECIPIENT}>\r\nDATA\r\n`);
@@ -143,7 +129,7 @@ describe("message corpus through SMTP, store and export", () => {
         .get(RECIPIENT, uid) as { prefix: Buffer; blob_id: string; size: number; blob_size: number | null } | undefined;
       assert.ok(row, `uid ${uid} not in the INBOX`);
       const blob = fs.readFileSync(blobPath(row.blob_id));
-      const sent = normalise(fs.readFileSync(file));
+      const sent = normaliseCrlf(fs.readFileSync(file));
       assert.ok(blob.equals(sent), `stored message differs from what was sent (${blob.length} bytes stored, ${sent.length} sent)`);
       assert.equal(row.size, row.prefix.length + blob.length, "size is not prefix + blob");
       if (row.blob_size !== null) assert.equal(row.blob_size, blob.length, "blobs.size is not the blob file's size");

@@ -7,24 +7,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import path from "node:path";
 import { ImapFlow } from "imapflow";
-import { projectRoot, startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
+import { corpusFiles, normaliseCrlf } from "../helpers/corpus.js";
 import { connectImap, type RawImap } from "../helpers/imap-client.js";
-
-const CORPUS = path.resolve(projectRoot, "../shared/corpus");
-
-function corpusFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? corpusFiles(path.join(dir, e.name)) : e.isFile() && e.name !== "README.md" && e.name !== "LICENSE" ? [path.join(dir, e.name)] : []))
-    .sort();
-}
-
-/** As stored: CRLF line ends, last line terminated. */
-function normalise(raw: Buffer): Buffer {
-  const text = raw.toString("latin1").replace(/\r?\n/g, "\r\n");
-  return Buffer.from(text === "" || text.endsWith("\r\n") ? text : `${text}\r\n`, "latin1");
-}
 
 let server: PetrelServer;
 let port: number;
@@ -74,14 +60,14 @@ after(async () => server?.close());
 
 describe("IMAP FETCH", () => {
   it("every corpus message: APPEND, then BODY[] byte for byte; imapflow parses ENVELOPE and BODYSTRUCTURE of all", async () => {
-    const files = corpusFiles(CORPUS);
+    const files = corpusFiles();
     assert.ok(files.length > 50);
     const client = flow("dora@example.test");
     await client.connect();
     await client.mailboxCreate("Corpus");
     const expected = new Map<number, Buffer>();
     for (const file of files) {
-      const data = normalise(fs.readFileSync(file));
+      const data = normaliseCrlf(fs.readFileSync(file));
       if (data.length === 0) continue;
       const r = await client.append("Corpus", data);
       assert.ok(r && r.uid, `append ${file}`);

@@ -203,29 +203,36 @@ describe("outbound delivery by MX", () => {
   });
 });
 
-describe("outbound: queue maximum age", () => {
+describe("outbound: delay warning and queue maximum age", () => {
   let server: PetrelServer;
 
   before(async () => {
     server = await startPetrel({
       dnsRecords: { mx: { "gone.test": [{ preference: 10, exchange: "mx.gone.test" }] }, a: { "mx.gone.test": ["127.0.0.7"] } },
-      extraToml: `[delivery]\nremote_port = 9\n[queue]\nretry_schedule = ["1s"]\nmax_age = "3s"\n`,
+      extraToml: `[delivery]\nremote_port = 9\n[queue]\nretry_schedule = ["1s"]\nmax_age = "4s"\ndelay_warning = "1s"\n`,
     });
     assert.equal((await server.cli(["domain", "add", "local.test"])).code, 0);
     assert.equal((await server.cli(["user", "add", "alice@local.test", "--password-stdin"], "pw\n")).code, 0);
   });
   after(async () => server?.close());
 
-  it("a recipient deferred past queue.max_age bounces with the last error", async () => {
+  it("one 'delayed' notice after delay_warning, then a bounce with the last error past queue.max_age", async () => {
     const { qid } = await sendMessages(server, { from: "alice@local.test", to: ["ivan@gone.test"] });
     await server.waitForLog(is("delivery deferred", qid));
+    const delayed = await server.waitForLog((e) => is("sender notified", qid)(e) && e.action === "delayed", 15_000);
+    await server.waitForLog(is("delivered", String(delayed.notice)));
     const failed = await server.waitForLog(is("delivery failed", qid), 15_000);
     assert.match(String(failed.error), /^4\.4\.1 .*gave up: in the queue longer than the maximum age/);
-    const notified = await server.waitForLog(is("sender notified", qid));
+    const notified = await server.waitForLog((e) => is("sender notified", qid)(e) && e.action === "failed");
     await server.waitForLog(is("delivered", String(notified.notice)));
-    const report = (await mailbox(server, "alice@local.test")).find((m) => m.includes(`X-Petrel-Queue-ID: ${qid}`));
+    assert.equal(server.entries.filter((e) => is("sender notified", qid)(e) && e.action === "delayed").length, 1, "one delay warning only");
+    const reports = (await mailbox(server, "alice@local.test")).filter((m) => m.includes(`X-Petrel-Queue-ID: ${qid}`));
+    const warning = reports.find((m) => /^Action: delayed$/m.test(m));
+    assert.ok(warning, "no delay warning in the sender's mailbox");
+    assert.match(warning, /^Subject: Delayed Mail/m);
+    assert.match(warning, /^Will-Retry-Until: /m);
+    const report = reports.find((m) => /^Action: failed$/m.test(m));
     assert.ok(report);
-    assert.match(report, /^Action: failed$/m);
     assert.match(report, /^Status: 4\.4\.1$/m);
   });
 });

@@ -9,23 +9,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
-import { projectRoot } from "../helpers/petrel.js";
+import { CORPUS, corpusFiles, normaliseCrlf } from "../helpers/corpus.js";
 import { parseMime, walkParts, type MimePart } from "../../src/mime/structure.js";
 import { binaryBytes, findPart, sectionBytes } from "../../src/mime/sections.js";
 import { bodyText, fullText, headerText } from "../../src/mime/text.js";
 import { bodyStructure } from "../../src/imap/bodystructure.js";
 import { envelope } from "../../src/imap/envelope.js";
 import { isUtf8Bin } from "../../src/imap/quote.js";
-
-const CORPUS = path.resolve(projectRoot, "../shared/corpus");
-
-function listFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name)) : e.isFile() && e.name !== "README.md" && e.name !== "LICENSE" ? [path.join(dir, e.name)] : []))
-    .sort();
-}
 
 // ------------------------------------------------------------ tokenizer
 
@@ -339,7 +329,7 @@ function nearMime(seed: number, nl = "\r\n"): string {
 
 // ------------------------------------------------------------ the tests
 
-const files = listFiles(CORPUS);
+const files = corpusFiles();
 
 describe("corpus", () => {
   it("finds the corpus", () => {
@@ -350,8 +340,7 @@ describe("corpus", () => {
     it(path.relative(CORPUS, file), () => {
       const raw = fs.readFileSync(file);
       // As stored after SMTP (CRLF) and as found on disk (often bare LF).
-      const text = raw.toString("latin1").replace(/\r?\n/g, "\r\n");
-      checkMessage(Buffer.from(text === "" || text.endsWith("\r\n") ? text : text + "\r\n", "latin1"));
+      checkMessage(normaliseCrlf(raw));
       checkMessage(raw);
     });
   }

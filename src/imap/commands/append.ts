@@ -2,46 +2,29 @@
 // all or none), APPENDLIMIT (RFC 7889: [TOOBIG] above imap.max_message_size)
 // and UIDPLUS (RFC 4315 [APPENDUID]). Messages arrive as literals the
 // reader bounded; each is stored as a fsynced blob before one transaction
-// makes them all visible (mailstore.append).
+// makes them all visible (mailstore.append). A message may come as a
+// literal8 (BINARY, RFC 3516) or as UTF8 (literal8) (RFC 6855 §4), stored as
+// sent either way; args.ts parseAppend reads the arguments.
 import type { CommandHandler } from "./index.js";
 import type { NewMessage } from "../../mailstore/mailstore.js";
-import { parseDateTime } from "../datetime.js";
 import { formatSequenceSet } from "../sequence.js";
-import { flagList, mailboxName } from "./tokens.js";
+import { parseAppend } from "../args.js";
+import { refuse } from "./reply.js";
 
 export const appendCommands: [string, CommandHandler][] = [
   ["APPEND", {
     states: ["auth", "selected"],
     async run(s, cmd) {
-      const name = mailboxName(cmd.args[0], s.utf8);
-      if (!name.ok) return s.bad(cmd.tag, name.error);
+      const args = parseAppend(cmd.args, s.utf8);
+      if (!args.ok) return refuse(s, cmd.tag, args);
+      const now = Date.now();
       const messages: NewMessage[] = [];
-      let i = 1;
-      while (i < cmd.args.length) {
-        let flags: string[] = [];
-        let internalDate = Date.now();
-        if (cmd.args[i]?.t === "list") {
-          const parsed = flagList(cmd.args[i]);
-          if (!parsed.ok) return s.bad(cmd.tag, parsed.error);
-          flags = parsed.value;
-          i++;
-        }
-        const maybeDate = cmd.args[i];
-        if (maybeDate?.t === "string" && !maybeDate.literal) {
-          const date = parseDateTime(maybeDate.v.toString("latin1"));
-          if (!date.ok) return s.bad(cmd.tag, `Invalid date-time: ${date.error}`);
-          internalDate = date.value.date.getTime();
-          i++;
-        }
-        const literal = cmd.args[i];
-        if (literal?.t !== "string" || !literal.literal) return s.bad(cmd.tag, "Syntax: APPEND mailbox [(flags)] [date-time] literal");
-        if (literal.v.length === 0) return s.no(cmd.tag, "Cannot append an empty message");
-        if (literal.v.length > s.config.imap.max_message_size) return s.no(cmd.tag, "Message too large", "TOOBIG");
-        messages.push({ data: literal.v, flags, internalDate });
-        i++;
+      for (const m of args.value.messages) {
+        if (m.data.length === 0) return s.no(cmd.tag, "Cannot append an empty message");
+        if (m.data.length > s.config.imap.max_message_size) return s.no(cmd.tag, "Message too large", "TOOBIG");
+        messages.push({ data: m.data, flags: m.flags, internalDate: m.date?.date.getTime() ?? now });
       }
-      if (messages.length === 0) return s.bad(cmd.tag, "Syntax: APPEND mailbox [(flags)] [date-time] literal");
-      const box = await s.mailstore.mailbox(s.user!.id, name.value);
+      const box = await s.mailstore.mailbox(s.user!.id, args.value.mailbox);
       if (!box) return s.no(cmd.tag, "Mailbox does not exist", "TRYCREATE");
       const user = await s.stores.directory.getUserById(s.user!.id);
       const total = messages.reduce((n, m) => n + m.data.length, 0);

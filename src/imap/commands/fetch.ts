@@ -14,10 +14,11 @@ import { binaryBytes, partialBytes, sectionBytes } from "../../mime/sections.js"
 import { bodyStructure } from "../bodystructure.js";
 import { envelope } from "../envelope.js";
 import { formatDateTime } from "../datetime.js";
-import { formatSequenceSet, parseSequenceSet, filter } from "../sequence.js";
+import { formatSequenceSet, filter } from "../sequence.js";
+import { sequenceArg } from "../args.js";
 import { toWire } from "../quote.js";
 import { targetUids } from "./target.js";
-import { text } from "./tokens.js";
+import { refuse } from "./reply.js";
 
 const NEEDS_CONTENT = new Set(["RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE", "BODY", "BODYSTRUCTURE", "section", "binary", "binary.size"]);
 
@@ -36,10 +37,12 @@ class Loaded {
 
 async function fetch(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<void> {
   const view = s.selected!;
-  const target = targetUids(s, cmd.args[0], byUid);
-  if (!target.ok) return s.bad(cmd.tag, target.error);
+  const set = sequenceArg(cmd.args[0], { allowSavedResult: true });
+  if (!set.ok) return refuse(s, cmd.tag, set);
   const parsed = parseFetchItems(cmd.args.slice(1), { uid: byUid });
-  if (!parsed.ok) return s.bad(cmd.tag, parsed.error);
+  if (!parsed.ok) return refuse(s, cmd.tag, parsed);
+  const target = targetUids(s, set.value, byUid);
+  if (!target.ok) return s.bad(cmd.tag, target.error);
   const { changedSince, vanished } = parsed.value;
   const items: FetchItem[] = [...parsed.value.items];
   if (byUid && !items.some((i) => i.kind === "UID")) items.unshift({ kind: "UID" });
@@ -47,9 +50,10 @@ async function fetch(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<
   if (changedSince !== undefined && !items.some((i) => i.kind === "MODSEQ")) items.push({ kind: "MODSEQ" });
   if (vanished) {
     if (!s.qresync) return s.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC");
-    const set = parseSequenceSet(text(cmd.args[0]) ?? "", { allowSavedResult: false });
+    // RFC 7162 §3.2.6: the expunged UIDs of the set asked for ("$": of the saved result, RFC 5182).
     const gone = await s.stores.mailboxes.vanishedSince(view.box.id, changedSince!);
-    const asked = set.ok && set.value.kind === "set" ? filter(gone, set.value.ranges) : gone;
+    const saved = new Set(s.savedSearch);
+    const asked = set.value.kind === "set" ? filter(gone, set.value.ranges) : gone.filter((uid) => saved.has(uid));
     if (asked.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(asked)}`);
   }
   const marksSeen = !view.readOnly && items.some((i) => (i.kind === "section" || i.kind === "binary") ? !i.peek : i.kind === "RFC822" || i.kind === "RFC822.TEXT");

@@ -1,8 +1,9 @@
 // The IMAP command table: each command's handler and the states it is
 // allowed in (RFC 9051 §6: any state, not authenticated, authenticated,
-// selected). Handlers parse their own arguments and answer with one tagged
-// response; the session does the rest (resuming the reader, announcing
-// changes of the selected mailbox).
+// selected). Handlers take their arguments from the parsers (args.ts,
+// fetch-parse.ts, search-parse.ts; refused ones answered by reply.ts), act,
+// and answer with one tagged response; the session does the rest (resuming
+// the reader, announcing changes of the selected mailbox).
 import type { ImapSession } from "../session.js";
 import type { Token } from "../reader.js";
 import { anyStateCommands } from "./any.js";

@@ -6,7 +6,8 @@
 import type { CommandHandler } from "./index.js";
 import type { ImapSession } from "../session.js";
 import { startSasl, type SaslStep } from "../../directory/sasl.js";
-import { text } from "./tokens.js";
+import { parseAuthenticate, parseLogin } from "../args.js";
+import { noArgs, refuse } from "./reply.js";
 
 async function login(s: ImapSession, tag: string, username: string, password: string): Promise<void> {
   const result = await s.ctx.auth.login(username, password, s.client, "imap");
@@ -27,7 +28,7 @@ export const loginCommands: [string, CommandHandler][] = [
     states: ["notauth"],
     resumesReader: false,
     async run(s, cmd) {
-      if (cmd.args.length > 0) return s.bad(cmd.tag, "STARTTLS takes no arguments");
+      if (!noArgs(s, cmd)) return;
       if (s.secure) return s.bad(cmd.tag, "TLS is already active");
       s.startTls(cmd.tag);
     },
@@ -36,19 +37,18 @@ export const loginCommands: [string, CommandHandler][] = [
     states: ["notauth"],
     async run(s, cmd) {
       if (!s.plaintextAllowed()) return s.no(cmd.tag, "Plaintext authentication disallowed on non-secure connections: use STARTTLS", "PRIVACYREQUIRED");
-      const [user, pass] = cmd.args.map(text);
-      if (cmd.args.length !== 2 || user === undefined || pass === undefined) return s.bad(cmd.tag, "Syntax: LOGIN user password");
-      await login(s, cmd.tag, user, pass);
+      const args = parseLogin(cmd.args);
+      if (!args.ok) return refuse(s, cmd.tag, args);
+      await login(s, cmd.tag, args.value.user, args.value.password);
     },
   }],
   ["AUTHENTICATE", {
     states: ["notauth"],
     async run(s, cmd) {
-      const mechanism = text(cmd.args[0]);
-      const initial = cmd.args.length > 1 ? text(cmd.args[1]) : undefined;
-      if (!mechanism || cmd.args.length > 2) return s.bad(cmd.tag, "Syntax: AUTHENTICATE mechanism [initial-response]");
+      const args = parseAuthenticate(cmd.args);
+      if (!args.ok) return refuse(s, cmd.tag, args);
       if (!s.plaintextAllowed()) return s.no(cmd.tag, "Authentication disallowed on non-secure connections: use STARTTLS", "PRIVACYREQUIRED");
-      const started = startSasl(mechanism, initial);
+      const started = startSasl(args.value.mechanism, args.value.initialResponse);
       if (!started) return s.no(cmd.tag, "Unsupported authentication mechanism", "CANNOT");
       let step: SaslStep = started.first;
       while (step.kind === "challenge") {

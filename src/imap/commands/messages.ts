@@ -6,35 +6,24 @@ import type { CommandHandler } from "./index.js";
 import type { ImapSession } from "../session.js";
 import type { ImapCommand } from "./index.js";
 import { formatSequenceSet } from "../sequence.js";
-import { flagList, mailboxName, text } from "./tokens.js";
+import { parseCopy, parseStore } from "../args.js";
+import { refuse } from "./reply.js";
 import { targetUids } from "./target.js";
 import { fetchCommands } from "./fetch.js";
 import { searchCommands } from "./search.js";
 
 async function store(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<void> {
   const view = s.selected!;
-  const args = [...cmd.args];
-  const target = targetUids(s, args.shift(), byUid);
+  const args = parseStore(cmd.args);
+  if (!args.ok) return refuse(s, cmd.tag, args);
+  const { set, op, silent, flags, unchangedSince } = args.value;
+  const target = targetUids(s, set, byUid);
   if (!target.ok) return s.bad(cmd.tag, target.error);
-  let unchangedSince: number | undefined;
-  const modifiers = args[0];
-  if (modifiers?.t === "list") {
-    args.shift();
-    const [name, value] = modifiers.v.map(text);
-    if (name?.toUpperCase() !== "UNCHANGEDSINCE" || !/^\d{1,19}$/.test(value ?? "")) return s.bad(cmd.tag, "Syntax: STORE set (UNCHANGEDSINCE modseq) item flags");
-    unchangedSince = Number(value);
-    s.condstoreUsed = true;
-  }
-  const item = /^([+-]?)FLAGS(\.SILENT)?$/i.exec(text(args[0]) ?? "");
-  const flags = flagList(args.length === 2 ? args[1] : { t: "list", v: args.slice(1) });
-  if (!item || args.length < 2 || !flags.ok) return s.bad(cmd.tag, flags.ok ? "Syntax: STORE set [+|-]FLAGS[.SILENT] (flags)" : flags.error);
+  if (unchangedSince !== undefined) s.condstoreUsed = true;
   if (view.readOnly) return s.no(cmd.tag, "Mailbox is read-only", "READ-ONLY");
   const uids = target.value.filter((uid) => !view.isGone(uid));
-  const { changed, failed } = await s.mailstore.updateFlags(view.box, uids, {
-    op: item[1] === "+" ? "add" : item[1] === "-" ? "remove" : "replace", flags: flags.value, unchangedSince,
-  });
+  const { changed, failed } = await s.mailstore.updateFlags(view.box, uids, { op: op === "set" ? "replace" : op, flags, unchangedSince });
   view.remember(changed);
-  const silent = item[2] !== undefined;
   const failedSet = new Set(failed);
   const changedSet = new Set(changed.map((m) => m.uid));
   for (const uid of uids) {
@@ -57,11 +46,12 @@ async function store(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<
 async function copy(s: ImapSession, cmd: ImapCommand, byUid: boolean, move: boolean): Promise<void> {
   const view = s.selected!;
   const verb = move ? "MOVE" : "COPY";
-  const target = targetUids(s, cmd.args[0], byUid);
-  const name = mailboxName(cmd.args[1], s.utf8);
-  if (!target.ok || !name.ok || cmd.args.length !== 2) return s.bad(cmd.tag, !target.ok ? target.error : !name.ok ? name.error : `Syntax: ${verb} set mailbox`);
+  const args = parseCopy(cmd.args, s.utf8);
+  if (!args.ok) return refuse(s, cmd.tag, args);
+  const target = targetUids(s, args.value.set, byUid);
+  if (!target.ok) return s.bad(cmd.tag, target.error);
   if (move && view.readOnly) return s.no(cmd.tag, "Mailbox is read-only", "READ-ONLY");
-  const dest = await s.mailstore.mailbox(s.user!.id, name.value);
+  const dest = await s.mailstore.mailbox(s.user!.id, args.value.mailbox);
   if (!dest) return s.no(cmd.tag, "Mailbox does not exist", "TRYCREATE");
   const uids = target.value.filter((uid) => !view.isGone(uid));
   if (!move) {

@@ -8,6 +8,7 @@ import { parseSearch, type SearchKey } from "../search-parse.js";
 import { search } from "../search.js";
 import { formatSequenceSet } from "../sequence.js";
 import { imapString } from "../quote.js";
+import { refuse } from "./reply.js";
 
 function usesModseq(key: SearchKey): boolean {
   if (key.k === "modseq") return true;
@@ -19,7 +20,7 @@ function usesModseq(key: SearchKey): boolean {
 
 async function searchCommand(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<void> {
   const parsed = parseSearch(cmd.args);
-  if (!parsed.ok) return parsed.code ? s.no(cmd.tag, parsed.error, parsed.code) : s.bad(cmd.tag, parsed.error);
+  if (!parsed.ok) return refuse(s, cmd.tag, parsed);
   const { key, returnOptions } = parsed.value;
   const view = s.selected!;
   const modseq = usesModseq(key);

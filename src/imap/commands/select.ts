@@ -4,46 +4,21 @@
 import type { CommandHandler } from "./index.js";
 import type { ImapSession } from "../session.js";
 import type { Token } from "../reader.js";
-import { contains, filter, formatSequenceSet, MAX_NZ_NUMBER, parseSequenceSet, toIntervals, type Intervals } from "../sequence.js";
-import { mailboxName, mailboxOut, text } from "./tokens.js";
-
-const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
-
-interface Qresync { uidValidity: number; modseq: number; knownUids?: Intervals }
-
-function selectParams(token: Token | undefined): { ok: true; condstore: boolean; qresync?: Qresync } | { ok: false; error: string } {
-  if (!token) return { ok: true, condstore: false };
-  if (token.t !== "list") return { ok: false, error: "Syntax: SELECT name [(CONDSTORE | QRESYNC (...))]" };
-  let condstore = false;
-  let qresync: Qresync | undefined;
-  for (let i = 0; i < token.v.length; i++) {
-    const name = text(token.v[i])?.toUpperCase();
-    if (name === "CONDSTORE") condstore = true;
-    else if (name === "QRESYNC") {
-      const params = token.v[++i];
-      if (params?.t !== "list" || params.v.length < 2) return { ok: false, error: "QRESYNC (uidvalidity modseq [known-uids])" };
-      const [validity, modseq, known] = params.v.map(text);
-      if (!/^\d+$/.test(validity ?? "") || !/^\d+$/.test(modseq ?? "")) return { ok: false, error: "QRESYNC (uidvalidity modseq [known-uids])" };
-      qresync = { uidValidity: Number(validity), modseq: Number(modseq) };
-      if (known) {
-        const set = parseSequenceSet(known, { allowSavedResult: false });
-        if (!set.ok || set.value.kind !== "set") return { ok: false, error: "QRESYNC known-uids must be a UID set" };
-        qresync.knownUids = toIntervals(set.value.ranges, MAX_NZ_NUMBER);
-      }
-    } else return { ok: false, error: `Unknown SELECT parameter ${name?.slice(0, 40) ?? ""}` };
-  }
-  return { ok: true, condstore, qresync };
-}
+import { contains, formatSequenceSet, MAX_NZ_NUMBER, toIntervals } from "../sequence.js";
+import { parseSelect, parseUidExpunge, SYSTEM_FLAGS } from "../args.js";
+import { imapMailbox } from "../quote.js";
+import { noArgs, refuse } from "./reply.js";
+import { targetUids } from "./target.js";
 
 async function selectCommand(s: ImapSession, tag: string, args: Token[], readOnly: boolean): Promise<void> {
   const verb = readOnly ? "EXAMINE" : "SELECT";
-  const name = mailboxName(args[0], s.utf8);
-  const params = selectParams(args[1]);
-  if (!name.ok || !params.ok || args.length > 2) return s.bad(tag, !name.ok ? name.error : !params.ok ? params.error : `Syntax: ${verb} name`);
+  const parsed = parseSelect(args, s.utf8);
+  if (!parsed.ok) return refuse(s, tag, parsed);
+  const params = parsed.value;
   if (params.qresync && !s.qresync) return s.bad(tag, "QRESYNC must be enabled first (ENABLE QRESYNC)");
   if (params.condstore) s.condstoreUsed = true;
   if (s.selected) s.untagged("OK [CLOSED] Previous mailbox closed");
-  const view = await s.select(name.value, readOnly);
+  const view = await s.select(params.mailbox, readOnly);
   if (!view) return s.no(tag, "Mailbox does not exist", "NONEXISTENT");
   const keywords = new Set<string>();
   let firstUnseen = 0;
@@ -61,16 +36,17 @@ async function selectCommand(s: ImapSession, tag: string, args: Token[], readOnl
   s.untagged(`OK [UIDVALIDITY ${view.box.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${view.box.uidNext}] Predicted next UID`);
   if (s.condstore) s.untagged(`OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
-  if (s.rev2) s.untagged(`LIST () "/" ${mailboxOut(view.box.name, s.utf8)}`);
+  if (s.rev2) s.untagged(`LIST () "/" ${imapMailbox(view.box.name, s.utf8)}`);
   const q = params.qresync;
   if (q && q.uidValidity === view.box.uidValidity) {
-    // RFC 7162 §3.2.5.1: what vanished and what changed since the client's MODSEQ.
-    const known = q.knownUids;
-    const vanished = (await s.stores.mailboxes.vanishedSince(view.box.id, q.modseq)).filter((uid) => !known || contains(known, uid));
+    // RFC 7162 §3.2.5.1: what vanished and what changed since the client's MODSEQ. The known
+    // sequence-set/UID-set pairs (q.seqMatch) only help a server that keeps no expunged UIDs.
+    const known = q.knownUids?.kind === "set" ? toIntervals(q.knownUids.ranges, MAX_NZ_NUMBER) : undefined;
+    const vanished = (await s.stores.mailboxes.vanishedSince(view.box.id, q.modSeq)).filter((uid) => !known || contains(known, uid));
     if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(vanished)}`);
     for (const uid of view.allUids) {
       const m = view.message(uid)!;
-      if (m.modseq > q.modseq) s.untagged(`${view.seqOf(uid)} FETCH (UID ${uid} FLAGS (${m.flags.join(" ")}) MODSEQ (${m.modseq}))`);
+      if (m.modseq > q.modSeq) s.untagged(`${view.seqOf(uid)} FETCH (UID ${uid} FLAGS (${m.flags.join(" ")}) MODSEQ (${m.modseq}))`);
     }
   }
   s.ok(tag, `${verb} completed`, readOnly ? "READ-ONLY" : "READ-WRITE");
@@ -96,6 +72,7 @@ export const selectCommands: [string, CommandHandler][] = [
   ["CLOSE", {
     states: ["selected"],
     async run(s, cmd) {
+      if (!noArgs(s, cmd)) return;
       if (!s.selected!.readOnly) await expungeDeleted(s, true);
       s.unselect();
       s.ok(cmd.tag, "CLOSE completed");
@@ -104,6 +81,7 @@ export const selectCommands: [string, CommandHandler][] = [
   ["UNSELECT", {
     states: ["selected"],
     async run(s, cmd) {
+      if (!noArgs(s, cmd)) return;
       s.unselect();
       s.ok(cmd.tag, "UNSELECT completed");
     },
@@ -111,12 +89,14 @@ export const selectCommands: [string, CommandHandler][] = [
   ["CHECK", {
     states: ["selected"],
     async run(s, cmd) {
+      if (!noArgs(s, cmd)) return;
       s.ok(cmd.tag, "CHECK completed");
     },
   }],
   ["EXPUNGE", {
     states: ["selected"],
     async run(s, cmd) {
+      if (!noArgs(s, cmd)) return;
       if (s.selected!.readOnly) return s.no(cmd.tag, "Mailbox is read-only", "READ-ONLY");
       await expungeDeleted(s, false);
       s.ok(cmd.tag, "EXPUNGE completed");
@@ -125,19 +105,19 @@ export const selectCommands: [string, CommandHandler][] = [
   ["UID EXPUNGE", {
     states: ["selected"],
     async run(s, cmd) {
-      const set = parseSequenceSet(text(cmd.args[0]) ?? "", { allowSavedResult: true });
-      if (!set.ok || cmd.args.length !== 1) return s.bad(cmd.tag, "Syntax: UID EXPUNGE uid-set");
+      const set = parseUidExpunge(cmd.args);
+      if (!set.ok) return refuse(s, cmd.tag, set);
       if (s.selected!.readOnly) return s.no(cmd.tag, "Mailbox is read-only", "READ-ONLY");
-      const view = s.selected!;
-      const uids = set.value.kind === "saved" ? s.savedSearch : filter(view.allUids, set.value.ranges);
-      await expungeDeleted(s, false, new Set(uids));
+      const uids = targetUids(s, set.value, true);
+      if (!uids.ok) return s.bad(cmd.tag, uids.error);
+      await expungeDeleted(s, false, new Set(uids.value));
       s.ok(cmd.tag, "UID EXPUNGE completed");
     },
   }],
   ["IDLE", {
     states: ["auth", "selected"],
     async run(s, cmd) {
-      if (cmd.args.length > 0) return s.bad(cmd.tag, "IDLE takes no arguments");
+      if (!noArgs(s, cmd)) return;
       await s.runIdle(cmd.tag);
     },
   }],
