@@ -10,48 +10,34 @@
 #   bench/petrel-peer.sh stop      # stop both and remove the data
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib-petrel.sh
 BASE=${PETREL_BENCH_DIR:-/tmp/petrel-bench}/petrel
 LISTEN=${PETREL_BENCH_PETREL_LISTEN:-127.0.0.1:2527}
 DNS_PORT=${PETREL_BENCH_DNS_PORT:-5399}
 
-count() {
-  node -e "const D=require('better-sqlite3');const db=new D('$BASE/data/petrel.db',{readonly:true});
-    console.log(db.prepare(\"SELECT count(*) n FROM messages m JOIN mailboxes b ON m.mailbox_id=b.id WHERE b.name='INBOX'\").get().n)"
-}
-
 case "${1:-}" in
   start)
-    npx tsc -p .
-    mkdir -p "$BASE"
-    cat >"$BASE/petrel.toml" <<TOML
-hostname = "petrel.bench.test"
-data_dir = "$BASE/data"
+    petrel_build
+    petrel_config petrel.bench.test warn <<TOML
 [listen]
 smtp = "$LISTEN"
 [smtp]
 max_connections_per_ip = 200
-[dns]
-servers = ["127.0.0.1:$DNS_PORT"]
-[log]
-level = "warn"
 TOML
-    nohup node dist/bench/dns-stub.js "$DNS_PORT" >"$BASE/dns.log" 2>&1 & echo $! >"$BASE/dns.pid"
-    node bin/petrel domain add bench.test --config "$BASE/petrel.toml" >/dev/null
-    echo bench | node bin/petrel user add user@bench.test --password-stdin --config "$BASE/petrel.toml" >/dev/null 2>&1 || true
-    nohup node bin/petrel serve --config "$BASE/petrel.toml" >"$BASE/petrel.log" 2>&1 & echo $! >"$BASE/petrel.pid"
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/${LISTEN%:*}/${LISTEN#*:}) 2>/dev/null && break; sleep 0.1; done
+    petrel_start_dns dist/bench/dns-stub.js "$DNS_PORT"
+    petrel domain add bench.test >/dev/null
+    echo bench | petrel user add user@bench.test --password-stdin >/dev/null 2>&1 || true
+    petrel_serve "$LISTEN"
     echo "petrel on $LISTEN (data $BASE/data)";;
-  count) count;;
+  count) petrel_inbox_count;;
   drain)
     want=${2:?expected count}; limit=${3:-600}; start=$(date +%s)
-    until [ "$(count)" -ge "$want" ]; do
-      [ $(( $(date +%s) - start )) -ge "$limit" ] && { echo "drain: only $(count) of $want after ${limit}s" >&2; exit 1; }
+    until [ "$(petrel_inbox_count)" -ge "$want" ]; do
+      [ $(( $(date +%s) - start )) -ge "$limit" ] && { echo "drain: only $(petrel_inbox_count) of $want after ${limit}s" >&2; exit 1; }
       sleep 0.5
     done
-    echo "delivered $(count)";;
-  rss) grep VmRSS "/proc/$(cat "$BASE/petrel.pid")/status";;
-  stop)
-    for p in petrel dns; do [ -f "$BASE/$p.pid" ] && kill "$(cat "$BASE/$p.pid")" 2>/dev/null || true; done
-    sleep 1; rm -rf "$BASE";;
-  *) sed -n '2,10p' "$0"; exit 64;;
+    echo "delivered $(petrel_inbox_count)";;
+  rss) petrel_rss;;
+  stop) petrel_stop;;
+  *) petrel_usage;;
 esac

@@ -16,49 +16,34 @@
 #   bench/petrel-relay.sh stop      # stop both and remove the data
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib-petrel.sh
 BASE=${PETREL_BENCH_DIR:-/tmp/petrel-bench}/petrel-relay
 LISTEN=${PETREL_BENCH_RELAY_LISTEN:-127.0.0.1:2529}
 DNS_PORT=${PETREL_BENCH_RELAY_DNS_PORT:-5397}
 SINK_PORT=${PETREL_BENCH_SINK_PORT:-2600}
-petrel() { node bin/petrel "$@" --config "$BASE/petrel.toml"; }
 
 case "${1:-}" in
   start)
-    npx tsc -p . >/dev/null || true   # others' files may have type errors; the JS is emitted anyway
-    mkdir -p "$BASE"
-    cat >"$BASE/petrel.toml" <<TOML
-hostname = "bench.petrel.test"
-data_dir = "$BASE/data"
+    petrel_build
+    petrel_config bench.petrel.test info <<TOML
 [listen]
 smtp = "$LISTEN"
 [smtp]
 max_connections_per_ip = 200
 [relay]
 networks = ["127.0.0.0/8"]
-[dns]
-servers = ["127.0.0.1:$DNS_PORT"]
 [delivery]
 remote_port = $SINK_PORT
-[log]
-level = "info"
 TOML
-    nohup node dist/bench/relay-load.js dns "$DNS_PORT" >"$BASE/dns.log" 2>&1 & echo $! >"$BASE/dns.pid"
+    petrel_start_dns dist/bench/relay-load.js dns "$DNS_PORT"
     petrel domain add bench.test >/dev/null
-    prof=(); [ -n "${PETREL_BENCH_CPU_PROF:-}" ] && prof=(--cpu-prof --cpu-prof-dir="$PETREL_BENCH_CPU_PROF")
-    nohup node "${prof[@]}" bin/petrel serve --config "$BASE/petrel.toml" >"$BASE/petrel.log" 2>&1 & echo $! >"$BASE/petrel.pid"
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/${LISTEN%:*}/${LISTEN#*:}") 2>/dev/null && break; sleep 0.1; done
+    petrel_serve "$LISTEN"
     echo "petrel relay on $LISTEN -> MX sink.test (dns 127.0.0.1:$DNS_PORT) port $SINK_PORT (data $BASE/data, log $BASE/petrel.log)";;
   sent) grep -c '"msg":"sent"' "$BASE/petrel.log" || true;;
   problems) grep -E '"msg":"(delivery deferred|delivery failed)"|"level":"(error|fatal)"' "$BASE/petrel.log" || true;;
   queued) petrel queue list --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s||"[]");console.log(Array.isArray(v)?v.length:(v.messages??v.queue??[]).length)})';;
-  rss) grep VmRSS "/proc/$(cat "$BASE/petrel.pid")/status";;
-  cpu) awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$(cat "$BASE/petrel.pid")/stat";;
-  stop)
-    for p in petrel dns; do
-      [ -f "$BASE/$p.pid" ] || continue
-      pid=$(cat "$BASE/$p.pid"); kill "$pid" 2>/dev/null || true
-      for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done   # lets --cpu-prof write its file
-    done
-    rm -rf "$BASE";;
-  *) sed -n '2,16p' "$0"; exit 64;;
+  rss) petrel_rss;;
+  cpu) petrel_cpu;;
+  stop) petrel_stop;;
+  *) petrel_usage;;
 esac

@@ -41,28 +41,31 @@ measure() {   # PORT -> one JSON line
     --to user@sink.test --sink-counter "$WORK/sink.counter" --timeout 1800 --json || true
 }
 
+# run_side NAME PORT RESET SENT LOG KEEP [rss]: one relay (bench/NAME-relay.sh) from a fresh start
+# to RESET (its "clean" or "stop"), loaded through PORT; keeps in $WORK the figures (NAME.json),
+# the server's CPU seconds (NAME.cpu), a check line (NAME.check: SENT log lines, queue, problems
+# and, with "rss", resident memory) and the server's LOG as KEEP.
+run_side() {
+  local name=$1 port=$2 reset=$3 sent=$4 log=$5 keep=$6 script="bench/$1-relay.sh" c0 rss=""
+  "$script" "$reset" >/dev/null 2>&1 || true
+  "$script" start >/dev/null
+  c0=$("$script" cpu)
+  measure "$port" | tee "$WORK/$name.json"
+  awk -v a="$c0" -v b="$("$script" cpu)" 'BEGIN { printf "%.1f\n", b - a }' >"$WORK/$name.cpu"
+  [ "${7:-}" = rss ] && rss=", $("$script" rss | tr -s ' \t' ' ')"
+  echo "server CPU: $(cat "$WORK/$name.cpu") s, $sent lines: $("$script" sent), still queued: $("$script" queued), problems: $("$script" problems | wc -l)$rss, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$WORK/$name.check"
+  cp "$log" "$WORK/$keep" 2>/dev/null || true
+  "$script" "$reset" >/dev/null
+}
+
 run_postfix() {
   echo "== Postfix 127.0.0.1:2530 -> relayhost [${SINK%:*}]:${SINK##*:}"
-  bench/postfix-relay.sh clean >/dev/null 2>&1 || true
-  bench/postfix-relay.sh start >/dev/null
-  local c0; c0=$(bench/postfix-relay.sh cpu)
-  measure 2530 | tee "$WORK/postfix.json"
-  awk -v a="$c0" -v b="$(bench/postfix-relay.sh cpu)" 'BEGIN { printf "%.1f\n", b - a }' >"$WORK/postfix.cpu"
-  echo "server CPU: $(cat "$WORK/postfix.cpu") s, status=sent lines: $(bench/postfix-relay.sh sent), still queued: $(bench/postfix-relay.sh queued), problems: $(bench/postfix-relay.sh problems | wc -l), load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$WORK/postfix.check"
-  cp "${PETREL_BENCH_RELAY_DIR:-/tmp/petrel-bench/relay}/postfix/maillog" "$WORK/postfix.maillog" 2>/dev/null || true
-  bench/postfix-relay.sh clean >/dev/null
+  run_side postfix 2530 clean status=sent "${PETREL_BENCH_RELAY_DIR:-/tmp/petrel-bench/relay}/postfix/maillog" postfix.maillog
 }
 
 run_petrel() {
   echo "== Petrel 127.0.0.1:2529 -> MX sink.test -> ${SINK%:*} port ${SINK##*:}"
-  bench/petrel-relay.sh stop >/dev/null 2>&1 || true
-  bench/petrel-relay.sh start >/dev/null
-  local c0; c0=$(bench/petrel-relay.sh cpu)
-  measure 2529 | tee "$WORK/petrel.json"
-  awk -v a="$c0" -v b="$(bench/petrel-relay.sh cpu)" 'BEGIN { printf "%.1f\n", b - a }' >"$WORK/petrel.cpu"
-  echo "server CPU: $(cat "$WORK/petrel.cpu") s, \"sent\" lines: $(bench/petrel-relay.sh sent), still queued: $(bench/petrel-relay.sh queued), problems: $(bench/petrel-relay.sh problems | wc -l), $(bench/petrel-relay.sh rss | tr -s ' \t' ' '), load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$WORK/petrel.check"
-  cp "${PETREL_BENCH_DIR:-/tmp/petrel-bench}/petrel-relay/petrel.log" "$WORK/petrel.log" 2>/dev/null || true
-  bench/petrel-relay.sh stop >/dev/null
+  run_side petrel 2529 stop '"sent"' "${PETREL_BENCH_DIR:-/tmp/petrel-bench}/petrel-relay/petrel.log" petrel.log rss
 }
 
 for side in $ORDER; do "run_$side"; done

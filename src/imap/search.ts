@@ -8,7 +8,9 @@ import type { MessageRecord } from "../store/interfaces.js";
 import type { SearchKey } from "./search-parse.js";
 import { parseMime, type MimePart } from "../mime/structure.js";
 import { bodyText, containsFold, fullText, headerText } from "../mime/text.js";
-import { get } from "../mime/header.js";
+import { binToText, get, getAll, type HeaderBlock } from "../mime/header.js";
+import { decodeWords } from "../mime/encoded-words.js";
+import { parseAddressList } from "./envelope.js";
 import { compareDates, dateOf, type ImapDate } from "./datetime.js";
 import { contains, toIntervals } from "./sequence.js";
 
@@ -16,12 +18,24 @@ export interface SearchScope {
   /** UIDs in sequence order. */
   uids: readonly number[];
   message(uid: number): MessageRecord;
-  read(m: MessageRecord): Promise<Buffer>;
+  /** The message text; undefined when it is gone meanwhile (it then matches nothing). */
+  read(m: MessageRecord): Promise<Buffer | undefined>;
   /** The SEARCHRES result ($), UIDs. */
   saved: readonly number[];
+  /** \Recent for this session (none when absent). */
+  isRecent?: (uid: number) => boolean;
 }
 
 const CONTENT_KEYS = new Set(["header", "body", "text"]);
+
+/** The key uses MODSEQ (RFC 7162 §3.1.5): CONDSTORE is on, and the result carries the highest MODSEQ. */
+export function usesModseq(key: SearchKey): boolean {
+  if (key.k === "modseq") return true;
+  if (key.k === "not") return usesModseq(key.key);
+  if (key.k === "or") return usesModseq(key.a) || usesModseq(key.b);
+  if (key.k === "and") return key.keys.some(usesModseq);
+  return false;
+}
 
 function needsContent(key: SearchKey): boolean {
   switch (key.k) {
@@ -60,14 +74,15 @@ export async function search(scope: SearchScope, key: SearchKey): Promise<number
     const c: Candidate = { seq: i + 1, m };
     if (heavy) {
       const buf = await scope.read(m);
+      if (!buf) continue;
       c.content = { buf, root: parseMime(buf) };
     }
-    if (matches(key, c, { count: last, maxUid, saved })) out.push(m.uid);
+    if (matches(key, c, { count: last, maxUid, saved, recent: scope.isRecent ?? (() => false) })) out.push(m.uid);
   }
   return out;
 }
 
-function matches(key: SearchKey, c: Candidate, ctx: { count: number; maxUid: number; saved: Set<number> }): boolean {
+function matches(key: SearchKey, c: Candidate, ctx: { count: number; maxUid: number; saved: Set<number>; recent: (uid: number) => boolean }): boolean {
   const { m } = c;
   switch (key.k) {
     case "all":
@@ -80,11 +95,12 @@ function matches(key: SearchKey, c: Candidate, ctx: { count: number; maxUid: num
       const has = m.flags.some((f) => (key.flag.startsWith("\\") ? f.toLowerCase() === key.flag.toLowerCase() : f === key.flag));
       return key.not ? !has : has;
     }
-    case "new":
     case "recent":
-      return false; // \Recent is not kept (RFC 9051 removed it)
+      return ctx.recent(m.uid);
+    case "new":
+      return ctx.recent(m.uid) && !m.flags.includes("\\Seen");
     case "old":
-      return true;
+      return !ctx.recent(m.uid);
     case "size":
       return key.op === "larger" ? m.size > key.n : m.size < key.n;
     case "modseq":
@@ -98,7 +114,9 @@ function matches(key: SearchKey, c: Candidate, ctx: { count: number; maxUid: num
     case "header": {
       const values = headerText(c.content!.root.header, key.field);
       if (key.value === "") return values.length > 0;
-      return values.some((v) => containsFold(v, key.value));
+      if (values.some((v) => containsFold(v, key.value))) return true;
+      // FROM, TO, CC, BCC match the envelope's addresses (RFC 3501 §6.4.4), comments and all removed.
+      return ADDRESS_FIELDS.has(key.field.toLowerCase()) && addressTexts(c.content!.root.header, key.field).some((v) => containsFold(v, key.value));
     }
     case "body":
       return containsFold(bodyText(c.content!.buf, c.content!.root), key.value);
@@ -111,6 +129,16 @@ function matches(key: SearchKey, c: Candidate, ctx: { count: number; maxUid: num
     case "and":
       return key.keys.every((k) => matches(k, c, ctx));
   }
+}
+
+const ADDRESS_FIELDS = new Set(["from", "to", "cc", "bcc", "sender", "reply-to"]);
+
+/** Each address of the fields as "display name <mailbox@host>", names decoded (RFC 2047). */
+function addressTexts(header: HeaderBlock, field: string): string[] {
+  return getAll(header, field).flatMap((f) => parseAddressList(f.bin)).filter((a) => a.host !== null).map((a) => {
+    const name = a.name ? decodeWords(binToText(a.name)) : "";
+    return `${name} <${binToText(a.mailbox ?? "")}@${binToText(a.host ?? "")}>`;
+  });
 }
 
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];

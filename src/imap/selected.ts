@@ -8,6 +8,7 @@
 // shift under a command that uses them.
 import type { MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
 import { formatSequenceSet } from "./sequence.js";
+import { SYSTEM_FLAGS } from "./args.js";
 
 export interface SyncOptions {
   /** Expunges may be announced now (not during FETCH, STORE, SEARCH). */
@@ -16,6 +17,8 @@ export interface SyncOptions {
   condstore: boolean;
   /** QRESYNC is enabled: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10). */
   qresync: boolean;
+  /** An IMAP4rev1 client: RECENT counts and the \Recent flag are reported (IMAP4rev2 dropped them). */
+  recent: boolean;
 }
 
 export class SelectedMailbox {
@@ -26,6 +29,10 @@ export class SelectedMailbox {
   private readonly pendingExpunge = new Set<number>();
   /** Highest MODSEQ of the store this view has taken in. */
   private seen = 0;
+  /** UIDs that are \Recent for this session (RFC 3501 §2.3.2): it was the first to see them. */
+  private readonly recent = new Set<number>();
+  /** Keywords the client was told of in FLAGS (RFC 9051 §7.3.5: a keyword is announced before it is used). */
+  private readonly keywords = new Set<string>();
 
   private constructor(private readonly stores: Stores, public box: MailboxRecord, readonly readOnly: boolean) {}
 
@@ -38,7 +45,40 @@ export class SelectedMailbox {
     }
     view.seen = status.highestModseq;
     view.box = { ...box, uidNext: status.uidNext, highestModseq: status.highestModseq };
+    for (const m of view.records.values()) for (const f of m.flags) if (!f.startsWith("\\")) view.keywords.add(f);
+    const firstRecent = await stores.mailboxes.recentFrom(box.id, !readOnly);
+    for (const uid of view.uids) if (uid >= firstRecent) view.recent.add(uid);
     return view;
+  }
+
+  get recentCount(): number {
+    return this.recent.size;
+  }
+
+  isRecent(uid: number): boolean {
+    return this.recent.has(uid);
+  }
+
+  /** The flags to show for a message: \Recent added for IMAP4rev1 clients. */
+  flagsOut(m: MessageRecord, withRecent: boolean): string {
+    return withRecent && this.recent.has(m.uid) ? [...m.flags, "\\Recent"].join(" ") : m.flags.join(" ");
+  }
+
+  /** The FLAGS list as SELECT and later updates give it. */
+  flagsList(): string {
+    return [...SYSTEM_FLAGS, ...[...this.keywords].sort()].join(" ");
+  }
+
+  /**
+   * When these flags bring keywords the client has not been told of: the
+   * FLAGS and PERMANENTFLAGS lines to send first (RFC 9051 §7.3.5).
+   */
+  announceKeywords(flags: readonly string[]): string[] {
+    const fresh = flags.filter((f) => !f.startsWith("\\") && !this.keywords.has(f));
+    if (fresh.length === 0) return [];
+    for (const f of fresh) this.keywords.add(f);
+    const list = this.flagsList();
+    return [`* FLAGS (${list})`, `* OK [PERMANENTFLAGS (${this.readOnly ? "" : `${list} \\*`})] Flags permitted`];
   }
 
   get exists(): number {
@@ -97,6 +137,7 @@ export class SelectedMailbox {
       this.uids.splice(seq - 1, 1);
       this.records.delete(uid);
       this.pendingExpunge.delete(uid);
+      this.recent.delete(uid);
     }
     return seqs;
   }
@@ -111,13 +152,14 @@ export class SelectedMailbox {
     for (const uid of vanished) if (this.records.has(uid)) this.pendingExpunge.add(uid);
     let top = this.seen;
     const fresh: MessageRecord[] = [];
+    const updated: MessageRecord[] = [];
     for (const m of changed) {
       top = Math.max(top, m.modseq);
       const known = this.records.get(m.uid);
       if (known) {
         if (known.modseq !== m.modseq && !this.pendingExpunge.has(m.uid)) {
           this.records.set(m.uid, m);
-          if (!sameFlags(known.flags, m.flags) || opts.condstore) lines.push(this.flagsLine(m, opts.condstore));
+          if (!sameFlags(known.flags, m.flags) || opts.condstore) updated.push(m);
         }
       } else if (m.uid > (this.uids[this.uids.length - 1] ?? 0)) {
         fresh.push(m);
@@ -128,24 +170,30 @@ export class SelectedMailbox {
       top = Math.max(top, status.highestModseq);
     }
     this.seen = top;
+    // Expunges first, and FETCH lines numbered after them (§7.4.1: numbers shift at once).
     if (opts.allowExpunge && this.pendingExpunge.size > 0) {
       const gone = [...this.pendingExpunge];
       const seqs = this.removeOwn(gone);
-      if (opts.qresync) lines.unshift(`* VANISHED ${formatSequenceSet(gone)}`);
-      else lines.unshift(...seqs.map((seq) => `* ${seq} EXPUNGE`));
+      if (opts.qresync) lines.push(`* VANISHED ${formatSequenceSet(gone)}`);
+      else lines.push(...seqs.map((seq) => `* ${seq} EXPUNGE`));
     }
+    lines.push(...this.announceKeywords([...updated, ...fresh].flatMap((m) => m.flags)));
+    for (const m of updated) if (this.seqOf(m.uid) > 0) lines.push(this.flagsLine(m, opts));
     if (fresh.length > 0) {
+      const firstRecent = await this.stores.mailboxes.recentFrom(this.box.id, !this.readOnly);
       for (const m of fresh) {
         this.uids.push(m.uid);
         this.records.set(m.uid, m);
+        if (m.uid >= firstRecent) this.recent.add(m.uid);
       }
       lines.push(`* ${this.uids.length} EXISTS`);
+      if (opts.recent) lines.push(`* ${this.recent.size} RECENT`);
     }
     return lines;
   }
 
-  flagsLine(m: MessageRecord, condstore: boolean): string {
-    return `* ${this.seqOf(m.uid)} FETCH (UID ${m.uid} FLAGS (${m.flags.join(" ")})${condstore ? ` MODSEQ (${m.modseq})` : ""})`;
+  flagsLine(m: MessageRecord, opts: { condstore: boolean; recent: boolean }): string {
+    return `* ${this.seqOf(m.uid)} FETCH (UID ${m.uid} FLAGS (${this.flagsOut(m, opts.recent)})${opts.condstore ? ` MODSEQ (${m.modseq})` : ""})`;
   }
 }
 

@@ -14,7 +14,8 @@ import tls from "node:tls";
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
-import type { MailboxChange, Stores, UserRecord } from "../store/interfaces.js";
+import type { MailboxChange, MessageRecord, Stores, UserRecord } from "../store/interfaces.js";
+import type { SearchScope } from "./search.js";
 import type { Authenticator } from "../directory/auth.js";
 import type { NetworkList } from "../net/cidr.js";
 import { unmapIPv4 } from "../net/cidr.js";
@@ -100,6 +101,31 @@ export class ImapSession {
     return this.enabled.has("IMAP4REV2");
   }
 
+  /**
+   * A command used a CONDSTORE feature: from now on FETCH responses carry
+   * MODSEQ, and the first such command announces HIGHESTMODSEQ (RFC 7162 §3.1).
+   */
+  useCondstore(): void {
+    if (!this.condstore && this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest`);
+    this.condstoreUsed = true;
+  }
+
+  /** What SEARCH, SORT and THREAD look at: the selected mailbox as this session sees it. */
+  searchScope(onRead?: (m: MessageRecord, buf: Buffer) => void): SearchScope {
+    const view = this.selected!;
+    return {
+      uids: view.allUids.filter((uid) => !view.isGone(uid)),
+      message: (uid) => view.message(uid)!,
+      read: async (m) => {
+        const buf = await this.mailstore.readIfPresent(m);
+        if (buf && onRead) onRead(m, buf);
+        return buf;
+      },
+      saved: this.savedSearch,
+      isRecent: this.rev2 ? () => false : (uid) => view.isRecent(uid),
+    };
+  }
+
   get condstore(): boolean {
     return this.condstoreUsed || this.enabled.has("CONDSTORE") || this.enabled.has("QRESYNC");
   }
@@ -130,7 +156,7 @@ export class ImapSession {
     return [
       ...caps, "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
       "STATUS=SIZE", `APPENDLIMIT=${this.config.imap.max_message_size}`, "MULTIAPPEND", "UTF8=ACCEPT", "BINARY",
-      "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "QUOTA", "QUOTA=RES-STORAGE",
+      "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
     ];
   }
 
@@ -277,7 +303,7 @@ export class ImapSession {
   /** Sends what changed in the selected mailbox since the client last heard. */
   async announce(allowExpunge: boolean): Promise<void> {
     if (!this.selected) return;
-    for (const line of await this.selected.sync({ allowExpunge, condstore: this.condstore, qresync: this.qresync })) this.write(`${line}\r\n`);
+    for (const line of await this.selected.sync({ allowExpunge, condstore: this.condstore, qresync: this.qresync, recent: !this.rev2 })) this.write(`${line}\r\n`);
   }
 
   // ------------------------------------------------------------------ what commands use

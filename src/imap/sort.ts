@@ -27,7 +27,7 @@
 //   ascending (RFC 5256 §3: "the order in which they appear in the mailbox").
 import { binToText, get, getAll, type HeaderBlock } from "../mime/header.js";
 import { decodeWords } from "../mime/encoded-words.js";
-import { MISSING_MAILBOX, parseAddressList, type Address } from "./envelope.js";
+import { MISSING_DOMAIN, MISSING_MAILBOX, parseAddressList, type Address } from "./envelope.js";
 import type { SortCriterion, SortKey } from "./search-parse.js";
 
 // ------------------------------------------------------------ message data
@@ -253,7 +253,9 @@ const DATE_RE = /^(?:[A-Za-z]+ ?,? ?)?(\d{1,2}) ?-?([A-Za-z]{3})[A-Za-z]*\.? ?-?
 export function parseMessageDate(value: string): number | undefined {
   if (value.length > 1000) value = value.slice(0, 1000);
   // Comments (not nested) and folding whitespace out; whitespace runs to one space.
-  const text = value.replace(/\([^()]*\)/g, " ").replace(/[ \t\r\n]+/g, " ").trim();
+  let text = value.includes("(") ? value.replace(/\([^()]*\)/g, " ") : value;
+  if (/[\t\r\n]| {2}/.test(text)) text = text.replace(/[ \t\r\n]+/g, " ");
+  text = text.trim();
   const m = DATE_RE.exec(text);
   if (!m) return undefined;
   const day = Number(m[1]);
@@ -317,7 +319,7 @@ export function addressDisplay(bin: string | undefined): string {
     if (name !== "") return name;
   }
   const mailbox = a.mailbox === null || a.mailbox === MISSING_MAILBOX ? null : binToText(a.mailbox);
-  if (mailbox !== null && a.host !== null) return `${mailbox}@${binToText(a.host)}`;
+  if (mailbox !== null && a.host !== null && a.host !== MISSING_DOMAIN) return `${mailbox}@${binToText(a.host)}`;
   return mailbox ?? "";
 }
 

@@ -114,6 +114,19 @@ export class Mailstore {
     for (const id of ids) await this.stores.blobs.remove(id).catch(() => {});
   }
 
+  /**
+   * The message, or undefined when it is gone: another session expunged it
+   * and its file was removed before this session heard (RFC 2180 §4.1).
+   */
+  async readIfPresent(message: MessageRecord): Promise<Buffer | undefined> {
+    try {
+      return await this.read(message);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
   /** The whole message, as RFC822.SIZE counts it. */
   async read(message: MessageRecord): Promise<Buffer> {
     const body = await this.stores.blobs.readAll(message.blobId, message.size - message.prefix.length);

@@ -137,6 +137,8 @@ export interface MailboxStatus {
   deleted: number;
   /** Sum of RFC822.SIZE (STATUS=SIZE, RFC 8438). */
   size: number;
+  /** Messages above the recent mark (\Recent for whoever selects next). */
+  recent: number;
   uidNext: number;
   uidValidity: number;
   highestModseq: number;
@@ -164,6 +166,13 @@ export interface MailboxStore {
   copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, opts?: { move?: boolean }): Promise<CopyResult>;
   /** Counts for STATUS and SELECT without loading every message. */
   mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /**
+   * \Recent (RFC 3501 §2.3.2): the UIDs above the mailbox's recent mark are
+   * recent for the one session that claims them. With claim, the mark moves
+   * to the last UID (SELECT, or new mail noticed by a read-write session);
+   * without, the mark stays (EXAMINE, STATUS). Returns the first recent UID.
+   */
+  recentFrom(mailboxId: number, claim: boolean): Promise<number>;
   /** Messages added or changed after `modseq` (CONDSTORE CHANGEDSINCE, and how a session catches up), by UID. */
   changedSince(mailboxId: number, modseq: number): Promise<MessageRecord[]>;
   /** UIDs expunged after `modseq` (QRESYNC VANISHED, RFC 7162 §3.2.5), ascending. */

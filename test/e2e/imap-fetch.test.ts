@@ -96,9 +96,9 @@ describe("IMAP FETCH", () => {
     assert.match((await c.command(`APPEND INBOX {${MESSAGE.length}+}\r\n${MESSAGE}`)).status, /^OK/);
     await c.command("SELECT INBOX");
     const peek = await c.command("FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)] FLAGS)");
-    assert.equal(peek.untagged[0], `* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {51}\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?= from the lake\r\n\r\n FLAGS ())`);
+    assert.equal(peek.untagged[0], `* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {51}\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?= from the lake\r\n\r\n FLAGS (\\Recent))`);
     const part = await c.command("FETCH 1 (BODY[1]<4.10>)");
-    assert.equal(part.untagged[0], `* 1 FETCH (BODY[1]<4> {10}\r\n=A4se und  FLAGS (\\Seen))`);
+    assert.equal(part.untagged[0], `* 1 FETCH (BODY[1]<4> {10}\r\n=A4se und  FLAGS (\\Seen \\Recent))`);
     const binary = await c.command("FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY[1])");
     const decoded = Buffer.from("Käse und Brot am See").toString("latin1");
     assert.equal(binary.untagged[0], `* 1 FETCH (BINARY[2] ~{4}\r\n\x00\x01\x02\x03 BINARY.SIZE[2] 4 BINARY[1] {${decoded.length}}\r\n${decoded})`);

@@ -105,7 +105,7 @@ describe("IMAP mailboxes", () => {
     assert.deepEqual(renamed.untagged.map((l) => l.split(" ").pop()), [`"Work"`, `"Work/Old"`, `"Work/Old/Petrel"`, `"Work/Old/Petrel/Docs"`]);
     assert.match((await c.command("DELETE Work/Old/Petrel/Docs")).status, /^OK/);
     assert.match((await c.command("DELETE INBOX")).status, /^NO /);
-    assert.match((await c.command("CREATE Bad//Name")).status, /^BAD /);
+    assert.match((await c.command("CREATE Bad//Name")).status, /^NO \[CANNOT\] /);
     c.close();
   });
 
@@ -138,11 +138,18 @@ describe("IMAP mailboxes", () => {
     const selected = await c.command("SELECT INBOX");
     assert.match(selected.status, /^OK \[READ-WRITE\] /);
     assert.ok(selected.untagged.includes("* 3 EXISTS"));
+    assert.ok(selected.untagged.includes("* 3 RECENT"), "the first SELECT after APPEND sees the messages as \\Recent");
     assert.ok(selected.untagged.some((l) => /^\* OK \[UIDVALIDITY \d+\]/.test(l)));
     assert.ok(selected.untagged.includes("* OK [UIDNEXT 4] Predicted next UID"));
     assert.ok(selected.untagged.includes("* OK [UNSEEN 2] First unseen"));
     const stored = await c.command("STORE 2:3 +FLAGS (\\Flagged $Todo)");
-    assert.deepEqual(stored.untagged, ["* 2 FETCH (FLAGS (\\Flagged $Todo))", "* 3 FETCH (FLAGS (\\Flagged $Todo))"]);
+    // A new keyword is announced in FLAGS first (RFC 9051 §7.3.5); this session was the first to see the messages: \Recent (IMAP4rev1).
+    assert.deepEqual(stored.untagged, [
+      "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo)",
+      "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo \\*)] Flags permitted",
+      "* 2 FETCH (FLAGS (\\Flagged $Todo \\Recent))",
+      "* 3 FETCH (FLAGS (\\Flagged $Todo \\Recent))",
+    ]);
     assert.deepEqual((await c.command("UID STORE 3 -FLAGS.SILENT ($Todo)")).untagged, []);
     assert.match((await c.command("STORE 9 +FLAGS (\\Seen)")).status, /^BAD /, "beyond the last message");
     assert.match((await c.command("CREATE Keep")).status, /^OK/);
@@ -175,6 +182,32 @@ describe("IMAP mailboxes", () => {
 });
 
 describe("IMAP sessions see each other", () => {
+  it("expunges come first, and the flag updates after them carry the new numbers (RFC 9051 §7.5.1); new keywords are announced in FLAGS", async () => {
+    const a = await login("carol@example.test");
+    await a.command("CREATE Shared");
+    for (let i = 1; i <= 4; i++) {
+      const m = `Subject: n${i}\r\n\r\nbody ${i}\r\n`;
+      await a.command(`APPEND Shared {${m.length}+}\r\n${m}`);
+    }
+    await a.command("SELECT Shared");
+    const b = await login("carol@example.test");
+    await b.command("SELECT Shared");
+    await b.command("STORE 3:4 +FLAGS ($Fresh)");
+    await b.command("STORE 1:2 +FLAGS (\\Deleted)");
+    await b.command("EXPUNGE");
+    const update = await a.command("NOOP");
+    assert.deepEqual(update.untagged, [
+      "* 1 EXPUNGE",
+      "* 1 EXPUNGE",
+      "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Fresh)",
+      "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Fresh \\*)] Flags permitted",
+      "* 1 FETCH (UID 3 FLAGS ($Fresh \\Recent))",
+      "* 2 FETCH (UID 4 FLAGS ($Fresh \\Recent))",
+    ]);
+    a.close();
+    b.close();
+  });
+
   it("IDLE hears EXISTS for a message delivered by SMTP and EXPUNGE/FETCH from another session; POP3 deletions show up", async () => {
     const watcher = await login("bob@example.test");
     await watcher.command("SELECT INBOX");
@@ -183,6 +216,7 @@ describe("IMAP sessions see each other", () => {
     const smtp = await run("swaks", ["--server", `127.0.0.1:${server.listeners.smtp.port}`, "--to", "bob@example.test", "--from", "x@elsewhere.test", "--header", "Subject: for idle"]);
     assert.equal(smtp.code, 0, smtp.stderr);
     assert.equal(await watcher.line(15_000), "* 1 EXISTS");
+    assert.equal(await watcher.line(), "* 1 RECENT", "an IMAP4rev1 session hears of \\Recent");
     watcher.write("DONE\r\n");
     assert.match(await watcher.line(), /^w1 OK /);
 
@@ -190,7 +224,7 @@ describe("IMAP sessions see each other", () => {
     await other.command("SELECT INBOX");
     await other.command("STORE 1 +FLAGS (\\Flagged)");
     const noop = await watcher.command("NOOP");
-    assert.deepEqual(noop.untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged))"]);
+    assert.deepEqual(noop.untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))"], "the watcher saw the message first: \\Recent is its own");
     const fetchDuring = await other.command("STORE 1 +FLAGS (\\Deleted)");
     assert.match(fetchDuring.status, /^OK/);
     await other.command("EXPUNGE");

@@ -57,7 +57,7 @@ export function mailboxImapContract(open: OpenStores): void {
       const b = await deliver(stores(), inbox.id, "Subject: b\r\n\r\nb\r\n", { flags: ["\\Deleted", "$Seen"] });
       const status = await stores().mailboxes.mailboxStatus(inbox.id);
       assert.deepEqual({ ...status, highestModseq: undefined }, {
-        messages: 2, unseen: 1, deleted: 1, size: a.size + b.size, uidNext: b.uid + 1, uidValidity: inbox.uidValidity, highestModseq: undefined,
+        messages: 2, unseen: 1, deleted: 1, size: a.size + b.size, recent: 2, uidNext: b.uid + 1, uidValidity: inbox.uidValidity, highestModseq: undefined,
       });
       assert.ok(status.highestModseq >= b.modseq);
     });

@@ -4,7 +4,7 @@
 import type { CommandHandler } from "./index.js";
 import { imapString } from "../quote.js";
 import { parseEnable, parseId } from "../args.js";
-import { noArgs, refuse } from "./reply.js";
+import { withArgs, withoutArgs } from "./reply.js";
 
 const ALL = ["notauth", "auth", "selected"] as const;
 
@@ -12,54 +12,30 @@ const ALL = ["notauth", "auth", "selected"] as const;
 const ENABLABLE = new Set(["CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2"]);
 
 export const anyStateCommands: [string, CommandHandler][] = [
-  ["CAPABILITY", {
-    states: ALL,
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      s.untagged(`CAPABILITY ${s.capabilities().join(" ")}`);
-      s.ok(cmd.tag, "CAPABILITY completed");
-    },
-  }],
-  ["NOOP", {
-    states: ALL,
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      s.ok(cmd.tag, "NOOP completed");
-    },
-  }],
-  ["LOGOUT", {
-    states: ALL,
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      s.untagged("BYE Logging out");
-      s.ok(cmd.tag, "LOGOUT completed");
-      s.end();
-    },
-  }],
-  ["ID", {
-    states: ALL,
-    async run(s, cmd) {
-      const id = parseId(cmd.args);
-      if (!id.ok) return refuse(s, cmd.tag, id);
-      if (id.value) s.log.info({ id: Object.fromEntries(id.value.map(([field, value]) => [field, value?.slice(0, 200) ?? null])) }, "client id");
-      s.untagged(`ID ("name" "Petrel" "vendor" "Petrel" "support-url" ${imapString("https://github.com/petrel-mail")})`);
-      s.ok(cmd.tag, "ID completed");
-    },
-  }],
-  ["ENABLE", {
-    states: ["auth", "selected"],
-    async run(s, cmd) {
-      const names = parseEnable(cmd.args);
-      if (!names.ok) return refuse(s, cmd.tag, names);
-      const newly: string[] = [];
-      for (const name of names.value) {
-        if (!ENABLABLE.has(name) || s.enabled.has(name)) continue;
-        s.enabled.add(name);
-        if (name === "QRESYNC") s.enabled.add("CONDSTORE"); // RFC 7162 §3.2.3
-        newly.push(name === "IMAP4REV2" ? "IMAP4rev2" : name);
-      }
-      s.untagged(`ENABLED${newly.map((n) => ` ${n}`).join("")}`);
-      s.ok(cmd.tag, "ENABLE completed");
-    },
-  }],
+  ["CAPABILITY", withoutArgs(ALL, (s, tag) => {
+    s.untagged(`CAPABILITY ${s.capabilities().join(" ")}`);
+    s.ok(tag, "CAPABILITY completed");
+  })],
+  ["NOOP", withoutArgs(ALL, (s, tag) => s.ok(tag, "NOOP completed"))],
+  ["LOGOUT", withoutArgs(ALL, (s, tag) => {
+    s.untagged("BYE Logging out");
+    s.ok(tag, "LOGOUT completed");
+    s.end();
+  })],
+  ["ID", withArgs(ALL, (cmd) => parseId(cmd.args), (s, tag, fields) => {
+    if (fields) s.log.info({ id: Object.fromEntries(fields.map(([field, value]) => [field, value?.slice(0, 200) ?? null])) }, "client id");
+    s.untagged(`ID ("name" "Petrel" "vendor" "Petrel" "support-url" ${imapString("https://github.com/petrel-mail")})`);
+    s.ok(tag, "ID completed");
+  })],
+  ["ENABLE", withArgs(["auth", "selected"], (cmd) => parseEnable(cmd.args), (s, tag, names) => {
+    const newly: string[] = [];
+    for (const name of names) {
+      if (!ENABLABLE.has(name) || s.enabled.has(name)) continue;
+      s.enabled.add(name);
+      if (name === "QRESYNC") s.enabled.add("CONDSTORE"); // RFC 7162 §3.2.3
+      newly.push(name === "IMAP4REV2" ? "IMAP4rev2" : name);
+    }
+    s.untagged(`ENABLED${newly.map((n) => ` ${n}`).join("")}`);
+    s.ok(tag, "ENABLE completed");
+  })],
 ];

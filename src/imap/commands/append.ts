@@ -9,29 +9,24 @@ import type { CommandHandler } from "./index.js";
 import type { NewMessage } from "../../mailstore/mailstore.js";
 import { formatSequenceSet } from "../sequence.js";
 import { parseAppend } from "../args.js";
-import { refuse } from "./reply.js";
+import { withArgs } from "./reply.js";
 
 export const appendCommands: [string, CommandHandler][] = [
-  ["APPEND", {
-    states: ["auth", "selected"],
-    async run(s, cmd) {
-      const args = parseAppend(cmd.args, s.utf8);
-      if (!args.ok) return refuse(s, cmd.tag, args);
-      const now = Date.now();
-      const messages: NewMessage[] = [];
-      for (const m of args.value.messages) {
-        if (m.data.length === 0) return s.no(cmd.tag, "Cannot append an empty message");
-        if (m.data.length > s.config.imap.max_message_size) return s.no(cmd.tag, "Message too large", "TOOBIG");
-        messages.push({ data: m.data, flags: m.flags, internalDate: m.date?.date.getTime() ?? now });
-      }
-      const box = await s.mailstore.mailbox(s.user!.id, args.value.mailbox);
-      if (!box) return s.no(cmd.tag, "Mailbox does not exist", "TRYCREATE");
-      const user = await s.stores.directory.getUserById(s.user!.id);
-      const total = messages.reduce((n, m) => n + m.data.length, 0);
-      if (user && user.quota > 0 && user.usage + total > user.quota) return s.no(cmd.tag, "Quota exceeded", "OVERQUOTA");
-      const records = await s.mailstore.append(box, messages);
-      s.log.info({ mailbox: box.name, messages: records.length, size: total }, "append");
-      s.ok(cmd.tag, "APPEND completed", `APPENDUID ${box.uidValidity} ${formatSequenceSet(records.map((r) => r.uid))}`);
-    },
-  }],
+  ["APPEND", withArgs(["auth", "selected"], (cmd, s) => parseAppend(cmd.args, s.utf8), async (s, tag, args) => {
+    const now = Date.now();
+    const messages: NewMessage[] = [];
+    for (const m of args.messages) {
+      if (m.data.length === 0) return s.no(tag, "Cannot append an empty message");
+      if (m.data.length > s.config.imap.max_message_size) return s.no(tag, "Message too large", "TOOBIG");
+      messages.push({ data: m.data, flags: m.flags, internalDate: m.date?.date.getTime() ?? now });
+    }
+    const box = await s.mailstore.mailbox(s.user!.id, args.mailbox);
+    if (!box) return s.no(tag, "Mailbox does not exist", "TRYCREATE");
+    const user = await s.stores.directory.getUserById(s.user!.id);
+    const total = messages.reduce((n, m) => n + m.data.length, 0);
+    if (user && user.quota > 0 && user.usage + total > user.quota) return s.no(tag, "Quota exceeded", "OVERQUOTA");
+    const records = await s.mailstore.append(box, messages);
+    s.log.info({ mailbox: box.name, messages: records.length, size: total }, "append");
+    s.ok(tag, "APPEND completed", `APPENDUID ${box.uidValidity} ${formatSequenceSet(records.map((r) => r.uid))}`);
+  })],
 ];

@@ -8,17 +8,17 @@
 import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
 import type { MessageRecord } from "../../store/interfaces.js";
-import { parseFetchItems, responseName, type FetchItem } from "../fetch-parse.js";
+import { parseFetchItems, responseName, type FetchArgs, type FetchItem } from "../fetch-parse.js";
 import { parseMime, type MimePart } from "../../mime/structure.js";
 import { binaryBytes, partialBytes, sectionBytes } from "../../mime/sections.js";
 import { bodyStructure } from "../bodystructure.js";
 import { envelope } from "../envelope.js";
 import { formatDateTime } from "../datetime.js";
-import { formatSequenceSet, filter } from "../sequence.js";
-import { sequenceArg } from "../args.js";
+import { formatSequenceSet, filter, type SequenceSet } from "../sequence.js";
+import { sequenceArg, type Result } from "../args.js";
 import { toWire } from "../quote.js";
 import { targetUids } from "./target.js";
-import { refuse } from "./reply.js";
+import { withArgs } from "./reply.js";
 
 const NEEDS_CONTENT = new Set(["RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE", "BODY", "BODYSTRUCTURE", "section", "binary", "binary.size"]);
 
@@ -35,25 +35,29 @@ class Loaded {
   }
 }
 
-async function fetch(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<void> {
-  const view = s.selected!;
+/** FETCH / UID FETCH sequence-set items [modifiers]. */
+function fetchArgs(cmd: ImapCommand, byUid: boolean): Result<FetchArgs & { set: SequenceSet }> {
   const set = sequenceArg(cmd.args[0], { allowSavedResult: true });
-  if (!set.ok) return refuse(s, cmd.tag, set);
+  if (!set.ok) return set;
   const parsed = parseFetchItems(cmd.args.slice(1), { uid: byUid });
-  if (!parsed.ok) return refuse(s, cmd.tag, parsed);
-  const target = targetUids(s, set.value, byUid);
-  if (!target.ok) return s.bad(cmd.tag, target.error);
-  const { changedSince, vanished } = parsed.value;
-  const items: FetchItem[] = [...parsed.value.items];
+  return parsed.ok ? { ok: true, value: { ...parsed.value, set: set.value } } : parsed;
+}
+
+async function fetch(s: ImapSession, tag: string, args: FetchArgs & { set: SequenceSet }, byUid: boolean): Promise<void> {
+  const view = s.selected!;
+  const { set, changedSince, vanished } = args;
+  const target = targetUids(s, set, byUid);
+  if (!target.ok) return s.bad(tag, target.error);
+  const items: FetchItem[] = [...args.items];
   if (byUid && !items.some((i) => i.kind === "UID")) items.unshift({ kind: "UID" });
-  if (changedSince !== undefined || items.some((i) => i.kind === "MODSEQ")) s.condstoreUsed = true;
+  if (changedSince !== undefined || items.some((i) => i.kind === "MODSEQ")) s.useCondstore();
   if (changedSince !== undefined && !items.some((i) => i.kind === "MODSEQ")) items.push({ kind: "MODSEQ" });
   if (vanished) {
-    if (!s.qresync) return s.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC");
+    if (!s.qresync) return s.bad(tag, "VANISHED needs ENABLE QRESYNC");
     // RFC 7162 §3.2.6: the expunged UIDs of the set asked for ("$": of the saved result, RFC 5182).
     const gone = await s.stores.mailboxes.vanishedSince(view.box.id, changedSince!);
     const saved = new Set(s.savedSearch);
-    const asked = set.value.kind === "set" ? filter(gone, set.value.ranges) : gone.filter((uid) => saved.has(uid));
+    const asked = set.kind === "set" ? filter(gone, set.ranges) : gone.filter((uid) => saved.has(uid));
     if (asked.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(asked)}`);
   }
   const marksSeen = !view.readOnly && items.some((i) => (i.kind === "section" || i.kind === "binary") ? !i.peek : i.kind === "RFC822" || i.kind === "RFC822.TEXT");
@@ -64,7 +68,9 @@ async function fetch(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<
     if (view.isGone(uid)) continue; // RFC 2180 §4.1.1: an expunged message is simply left out
     let m = view.message(uid)!;
     if (changedSince !== undefined && m.modseq <= changedSince) continue;
-    const content = needsContent ? new Loaded(await s.mailstore.read(m)) : undefined;
+    const buf = needsContent ? await s.mailstore.readIfPresent(m) : undefined;
+    if (needsContent && !buf) continue; // expunged by another session and already removed (RFC 2180 §4.1)
+    const content = buf ? new Loaded(buf) : undefined;
     let flagsChanged = false;
     if (marksSeen && !m.flags.includes("\\Seen")) {
       const { changed } = await s.mailstore.updateFlags(view.box, [uid], { op: "add", flags: ["\\Seen"] });
@@ -83,27 +89,27 @@ async function fetch(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<
       const name = responseName(item);
       if (listed.has(name)) continue;
       listed.add(name);
-      const result = renderItem(item, m, content, utf8);
+      const result = renderItem(item, m, content, utf8, view.flagsOut(m, !s.rev2));
       if (result === "unknown-cte") {
         unknownCte = true;
         continue;
       }
       add(name, result);
     }
-    if (flagsChanged && !listed.has("FLAGS")) add("FLAGS", `(${m.flags.join(" ")})`);
+    if (flagsChanged && !listed.has("FLAGS")) add("FLAGS", `(${view.flagsOut(m, !s.rev2)})`);
     if (s.condstore && flagsChanged && !listed.has("MODSEQ")) add("MODSEQ", `(${m.modseq})`);
     s.write(Buffer.concat([toWire(`* ${view.seqOf(uid)} FETCH (`), ...pieces, toWire(")\r\n")]));
   }
-  if (unknownCte) return s.no(cmd.tag, "Cannot decode this content transfer encoding", "UNKNOWN-CTE");
-  s.ok(cmd.tag, "FETCH completed");
+  if (unknownCte) return s.no(tag, "Cannot decode this content transfer encoding", "UNKNOWN-CTE");
+  s.ok(tag, "FETCH completed");
 }
 
-function renderItem(item: FetchItem, m: MessageRecord, content: Loaded | undefined, opts: { utf8: boolean }): string | Buffer[] | "unknown-cte" {
+function renderItem(item: FetchItem, m: MessageRecord, content: Loaded | undefined, opts: { utf8: boolean }, flags: string): string | Buffer[] | "unknown-cte" {
   switch (item.kind) {
     case "UID":
       return String(m.uid);
     case "FLAGS":
-      return `(${m.flags.join(" ")})`;
+      return `(${flags})`;
     case "INTERNALDATE":
       return `"${formatDateTime(new Date(m.internalDate))}"`;
     case "RFC822.SIZE":
@@ -141,6 +147,6 @@ function renderItem(item: FetchItem, m: MessageRecord, content: Loaded | undefin
 }
 
 export const fetchCommands: [string, CommandHandler][] = [
-  ["FETCH", { states: ["selected"], run: (s, cmd) => fetch(s, cmd, false) }],
-  ["UID FETCH", { states: ["selected"], run: (s, cmd) => fetch(s, cmd, true) }],
+  ["FETCH", withArgs(["selected"], (cmd) => fetchArgs(cmd, false), (s, tag, args) => fetch(s, tag, args, false))],
+  ["UID FETCH", withArgs(["selected"], (cmd) => fetchArgs(cmd, true), (s, tag, args) => fetch(s, tag, args, true))],
 ];

@@ -12,6 +12,7 @@ import { mailboxCommands } from "./mailboxes.js";
 import { selectCommands } from "./select.js";
 import { appendCommands } from "./append.js";
 import { messageCommands } from "./messages.js";
+import { sortCommands } from "./sort.js";
 
 export type SessionState = "notauth" | "auth" | "selected";
 
@@ -38,4 +39,5 @@ export const COMMANDS = new Map<string, CommandHandler>([
   ...selectCommands,
   ...appendCommands,
   ...messageCommands,
+  ...sortCommands,
 ]);

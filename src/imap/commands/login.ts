@@ -7,7 +7,7 @@ import type { CommandHandler } from "./index.js";
 import type { ImapSession } from "../session.js";
 import { startSasl, type SaslStep } from "../../directory/sasl.js";
 import { parseAuthenticate, parseLogin } from "../args.js";
-import { noArgs, refuse } from "./reply.js";
+import { withArgs, withoutArgs } from "./reply.js";
 
 async function login(s: ImapSession, tag: string, username: string, password: string): Promise<void> {
   const result = await s.ctx.auth.login(username, password, s.client, "imap");
@@ -25,44 +25,29 @@ async function login(s: ImapSession, tag: string, username: string, password: st
 
 export const loginCommands: [string, CommandHandler][] = [
   ["STARTTLS", {
-    states: ["notauth"],
+    ...withoutArgs(["notauth"], (s, tag) => (s.secure ? s.bad(tag, "TLS is already active") : s.startTls(tag))),
     resumesReader: false,
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      if (s.secure) return s.bad(cmd.tag, "TLS is already active");
-      s.startTls(cmd.tag);
-    },
   }],
-  ["LOGIN", {
-    states: ["notauth"],
-    async run(s, cmd) {
-      if (!s.plaintextAllowed()) return s.no(cmd.tag, "Plaintext authentication disallowed on non-secure connections: use STARTTLS", "PRIVACYREQUIRED");
-      const args = parseLogin(cmd.args);
-      if (!args.ok) return refuse(s, cmd.tag, args);
-      await login(s, cmd.tag, args.value.user, args.value.password);
-    },
-  }],
-  ["AUTHENTICATE", {
-    states: ["notauth"],
-    async run(s, cmd) {
-      const args = parseAuthenticate(cmd.args);
-      if (!args.ok) return refuse(s, cmd.tag, args);
-      if (!s.plaintextAllowed()) return s.no(cmd.tag, "Authentication disallowed on non-secure connections: use STARTTLS", "PRIVACYREQUIRED");
-      const started = startSasl(args.value.mechanism, args.value.initialResponse);
-      if (!started) return s.no(cmd.tag, "Unsupported authentication mechanism", "CANNOT");
-      let step: SaslStep = started.first;
-      while (step.kind === "challenge") {
-        s.write(`+ ${step.challenge}\r\n`);
-        const line = await s.nextLine();
-        if (line === undefined) return;
-        if (line === "*") return s.bad(cmd.tag, "Authentication aborted");
-        step = started.exchange.respond(line);
-      }
-      if (step.kind === "error") return s.bad(cmd.tag, `Authentication failed: ${step.message}`);
-      if (step.authzid && step.authzid.toLowerCase() !== step.username.toLowerCase()) {
-        return s.no(cmd.tag, "Authorization identity must be the user", "AUTHORIZATIONFAILED");
-      }
-      await login(s, cmd.tag, step.username, step.password);
-    },
-  }],
+  ["LOGIN", withArgs(["notauth"], (cmd) => parseLogin(cmd.args), async (s, tag, { user, password }) => {
+    if (!s.plaintextAllowed()) return s.no(tag, "Plaintext authentication disallowed on non-secure connections: use STARTTLS", "PRIVACYREQUIRED");
+    await login(s, tag, user, password);
+  })],
+  ["AUTHENTICATE", withArgs(["notauth"], (cmd) => parseAuthenticate(cmd.args), async (s, tag, { mechanism, initialResponse }) => {
+    if (!s.plaintextAllowed()) return s.no(tag, "Authentication disallowed on non-secure connections: use STARTTLS", "PRIVACYREQUIRED");
+    const started = startSasl(mechanism, initialResponse);
+    if (!started) return s.no(tag, "Unsupported authentication mechanism", "CANNOT");
+    let step: SaslStep = started.first;
+    while (step.kind === "challenge") {
+      s.write(`+ ${step.challenge}\r\n`);
+      const line = await s.nextLine();
+      if (line === undefined) return;
+      if (line === "*") return s.bad(tag, "Authentication aborted");
+      step = started.exchange.respond(line);
+    }
+    if (step.kind === "error") return s.bad(tag, `Authentication failed: ${step.message}`);
+    if (step.authzid && step.authzid.toLowerCase() !== step.username.toLowerCase()) {
+      return s.no(tag, "Authorization identity must be the user", "AUTHORIZATIONFAILED");
+    }
+    await login(s, tag, step.username, step.password);
+  })],
 ];

@@ -1,35 +1,28 @@
 // Selecting and leaving a mailbox (RFC 9051 §6.3.2, §6.4): SELECT and EXAMINE
 // (with CONDSTORE and QRESYNC parameters, RFC 7162 §3.1.8, §3.2.5), CLOSE,
 // UNSELECT (RFC 3691), CHECK, EXPUNGE, UID EXPUNGE (RFC 4315), IDLE (RFC 2177).
-import type { CommandHandler } from "./index.js";
+import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
-import type { Token } from "../reader.js";
 import { contains, formatSequenceSet, MAX_NZ_NUMBER, toIntervals } from "../sequence.js";
-import { parseSelect, parseUidExpunge, SYSTEM_FLAGS } from "../args.js";
+import { parseSelect, parseUidExpunge, type SelectArgs } from "../args.js";
 import { imapMailbox } from "../quote.js";
-import { noArgs, refuse } from "./reply.js";
+import { withArgs, withoutArgs } from "./reply.js";
 import { targetUids } from "./target.js";
 
-async function selectCommand(s: ImapSession, tag: string, args: Token[], readOnly: boolean): Promise<void> {
+const AUTH = ["auth", "selected"] as const;
+const SELECTED = ["selected"] as const;
+
+async function selectCommand(s: ImapSession, tag: string, params: SelectArgs, readOnly: boolean): Promise<void> {
   const verb = readOnly ? "EXAMINE" : "SELECT";
-  const parsed = parseSelect(args, s.utf8);
-  if (!parsed.ok) return refuse(s, tag, parsed);
-  const params = parsed.value;
   if (params.qresync && !s.qresync) return s.bad(tag, "QRESYNC must be enabled first (ENABLE QRESYNC)");
   if (params.condstore) s.condstoreUsed = true;
   if (s.selected) s.untagged("OK [CLOSED] Previous mailbox closed");
   const view = await s.select(params.mailbox, readOnly);
   if (!view) return s.no(tag, "Mailbox does not exist", "NONEXISTENT");
-  const keywords = new Set<string>();
-  let firstUnseen = 0;
-  view.allUids.forEach((uid, i) => {
-    const m = view.message(uid)!;
-    for (const f of m.flags) if (!f.startsWith("\\")) keywords.add(f);
-    if (!firstUnseen && !m.flags.includes("\\Seen")) firstUnseen = i + 1;
-  });
-  const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()].join(" ");
+  const firstUnseen = view.allUids.findIndex((uid) => !view.message(uid)!.flags.includes("\\Seen")) + 1;
+  const flags = view.flagsList();
   s.untagged(`${view.exists} EXISTS`);
-  if (!s.rev2) s.untagged("0 RECENT");
+  if (!s.rev2) s.untagged(`${view.recentCount} RECENT`);
   s.untagged(`FLAGS (${flags})`);
   s.untagged(`OK [PERMANENTFLAGS (${readOnly ? "" : `${flags} \\*`})] Flags permitted`);
   if (!s.rev2 && firstUnseen) s.untagged(`OK [UNSEEN ${firstUnseen}] First unseen`);
@@ -46,7 +39,7 @@ async function selectCommand(s: ImapSession, tag: string, args: Token[], readOnl
     if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(vanished)}`);
     for (const uid of view.allUids) {
       const m = view.message(uid)!;
-      if (m.modseq > q.modSeq) s.untagged(`${view.seqOf(uid)} FETCH (UID ${uid} FLAGS (${m.flags.join(" ")}) MODSEQ (${m.modseq}))`);
+      if (m.modseq > q.modSeq) s.untagged(`${view.seqOf(uid)} FETCH (UID ${uid} FLAGS (${view.flagsOut(m, !s.rev2)}) MODSEQ (${m.modseq}))`);
     }
   }
   s.ok(tag, `${verb} completed`, readOnly ? "READ-ONLY" : "READ-WRITE");
@@ -66,59 +59,32 @@ export async function expungeDeleted(s: ImapSession, silent: boolean, only?: Set
   return removed;
 }
 
+const selectArgs = (cmd: ImapCommand, s: ImapSession) => parseSelect(cmd.args, s.utf8);
+
 export const selectCommands: [string, CommandHandler][] = [
-  ["SELECT", { states: ["auth", "selected"], run: (s, cmd) => selectCommand(s, cmd.tag, cmd.args, false) }],
-  ["EXAMINE", { states: ["auth", "selected"], run: (s, cmd) => selectCommand(s, cmd.tag, cmd.args, true) }],
-  ["CLOSE", {
-    states: ["selected"],
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      if (!s.selected!.readOnly) await expungeDeleted(s, true);
-      s.unselect();
-      s.ok(cmd.tag, "CLOSE completed");
-    },
-  }],
-  ["UNSELECT", {
-    states: ["selected"],
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      s.unselect();
-      s.ok(cmd.tag, "UNSELECT completed");
-    },
-  }],
-  ["CHECK", {
-    states: ["selected"],
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      s.ok(cmd.tag, "CHECK completed");
-    },
-  }],
-  ["EXPUNGE", {
-    states: ["selected"],
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      if (s.selected!.readOnly) return s.no(cmd.tag, "Mailbox is read-only", "READ-ONLY");
-      await expungeDeleted(s, false);
-      s.ok(cmd.tag, "EXPUNGE completed");
-    },
-  }],
-  ["UID EXPUNGE", {
-    states: ["selected"],
-    async run(s, cmd) {
-      const set = parseUidExpunge(cmd.args);
-      if (!set.ok) return refuse(s, cmd.tag, set);
-      if (s.selected!.readOnly) return s.no(cmd.tag, "Mailbox is read-only", "READ-ONLY");
-      const uids = targetUids(s, set.value, true);
-      if (!uids.ok) return s.bad(cmd.tag, uids.error);
-      await expungeDeleted(s, false, new Set(uids.value));
-      s.ok(cmd.tag, "UID EXPUNGE completed");
-    },
-  }],
-  ["IDLE", {
-    states: ["auth", "selected"],
-    async run(s, cmd) {
-      if (!noArgs(s, cmd)) return;
-      await s.runIdle(cmd.tag);
-    },
-  }],
+  ["SELECT", withArgs(AUTH, selectArgs, (s, tag, params) => selectCommand(s, tag, params, false))],
+  ["EXAMINE", withArgs(AUTH, selectArgs, (s, tag, params) => selectCommand(s, tag, params, true))],
+  ["CLOSE", withoutArgs(SELECTED, async (s, tag) => {
+    if (!s.selected!.readOnly) await expungeDeleted(s, true);
+    s.unselect();
+    s.ok(tag, "CLOSE completed");
+  })],
+  ["UNSELECT", withoutArgs(SELECTED, (s, tag) => {
+    s.unselect();
+    s.ok(tag, "UNSELECT completed");
+  })],
+  ["CHECK", withoutArgs(SELECTED, (s, tag) => s.ok(tag, "CHECK completed"))],
+  ["EXPUNGE", withoutArgs(SELECTED, async (s, tag) => {
+    if (s.selected!.readOnly) return s.no(tag, "Mailbox is read-only", "READ-ONLY");
+    await expungeDeleted(s, false);
+    s.ok(tag, "EXPUNGE completed");
+  })],
+  ["UID EXPUNGE", withArgs(SELECTED, (cmd) => parseUidExpunge(cmd.args), async (s, tag, set) => {
+    if (s.selected!.readOnly) return s.no(tag, "Mailbox is read-only", "READ-ONLY");
+    const uids = targetUids(s, set, true);
+    if (!uids.ok) return s.bad(tag, uids.error);
+    await expungeDeleted(s, false, new Set(uids.value));
+    s.ok(tag, "UID EXPUNGE completed");
+  })],
+  ["IDLE", withoutArgs(AUTH, (s, tag) => s.runIdle(tag))],
 ];

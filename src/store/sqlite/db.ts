@@ -7,7 +7,7 @@ import fsp, { type FileHandle } from "node:fs/promises";
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS mailboxes (
   uid_validity INTEGER NOT NULL,
   uid_next INTEGER NOT NULL DEFAULT 1,
   highest_modseq INTEGER NOT NULL DEFAULT 1,
+  recent_uid INTEGER NOT NULL DEFAULT 0,
   UNIQUE (user_id, name)
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -228,6 +229,9 @@ function migrate(db: Db): void {
   if (mailboxColumns.includes("subscribed")) { // v4: subscriptions are names in their own table
     db.exec(`INSERT OR IGNORE INTO subscriptions (user_id, name) SELECT user_id, name FROM mailboxes WHERE subscribed = 1;
       ALTER TABLE mailboxes DROP COLUMN subscribed;`);
+  }
+  if (!(db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).some((c) => c.name === "recent_uid")) {
+    db.exec("ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0"); // v5: \Recent (RFC 3501 §2.3.2)
   }
   const queueColumns = (db.prepare("PRAGMA table_info(queue_recipients)").all() as { name: string }[]).map((c) => c.name);
   if (!queueColumns.includes("notice")) { // v3: delivery status notifications

@@ -120,12 +120,24 @@ export class SqliteMailboxes implements MailboxStore {
     const counts = sql(this.db, `SELECT count(*) AS messages,
         coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen,
         coalesce(sum(instr(' ' || flags || ' ', ' \\Deleted ') > 0), 0) AS deleted,
-        coalesce(sum(size), 0) AS size FROM messages WHERE mailbox_id = ?`).get(mailboxId) as { messages: number; unseen: number; deleted: number; size: number };
+        coalesce(sum(size), 0) AS size,
+        coalesce(sum(uid > (SELECT recent_uid FROM mailboxes WHERE id = ?)), 0) AS recent FROM messages WHERE mailbox_id = ?`)
+      .get(mailboxId, mailboxId) as { messages: number; unseen: number; deleted: number; size: number; recent: number };
     const box = sql(this.db, "SELECT uid_next, uid_validity, highest_modseq FROM mailboxes WHERE id = ?").get(mailboxId) as
       | { uid_next: number; uid_validity: number; highest_modseq: number }
       | undefined;
     if (!box) throw new Error(`mailbox ${mailboxId} does not exist`);
     return { ...counts, uidNext: box.uid_next, uidValidity: box.uid_validity, highestModseq: box.highest_modseq };
+  }
+
+  async recentFrom(mailboxId: number, claim: boolean): Promise<number> {
+    const db = this.db;
+    return inTransaction(db, () => {
+      const row = sql(db, "SELECT recent_uid, uid_next FROM mailboxes WHERE id = ?").get(mailboxId) as { recent_uid: number; uid_next: number } | undefined;
+      if (!row) return Number.MAX_SAFE_INTEGER;
+      if (claim && row.uid_next - 1 > row.recent_uid) sql(db, "UPDATE mailboxes SET recent_uid = ? WHERE id = ?").run(row.uid_next - 1, mailboxId);
+      return row.recent_uid + 1;
+    });
   }
 
   async changedSince(mailboxId: number, modseq: number): Promise<MessageRecord[]> {
