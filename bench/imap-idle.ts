@@ -5,8 +5,17 @@
 // IDLE, RSS before and after, and the difference per connection. Works
 // against any IMAP server (Petrel, Dovecot); run by hand, never in npm test.
 //   node dist/bench/imap-idle.js --port 2143 --pid PID --connections 10000 --users 100 --user-format 'user%d@bench.test' --password bench
+// A server of many processes (Dovecot: one `imap` process per connection):
+// --pids-command CMD instead of --pid, a shell command printing the pids to
+// add up, run before and after (e.g. 'cat run/master.pid; pgrep -P "$(cat
+// run/master.pid)"'). RSS counts shared pages (libraries, the binary) once per
+// process; the proportional set size (Pss, /proc/PID/smaps_rollup) shares them
+// out, so the "pss" fields are the fairer sum for many processes.
+// --settle SECONDS: wait before the second reading (default 3; longer for
+// Dovecot's imap_hibernate_timeout).
 import net from "node:net";
 import fs from "node:fs";
+import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -19,9 +28,11 @@ const { values } = parseArgs({
     "user-format": { type: "string", default: "user%d@bench.test" },
     password: { type: "string", default: "bench" },
     parallel: { type: "string", default: "50" },
+    "pids-command": { type: "string" },
+    settle: { type: "string", default: "3" },
   },
 });
-if (!values.port || !values.pid) throw new Error("--port and --pid are required");
+if (!values.port || (!values.pid && !values["pids-command"])) throw new Error("--port and --pid (or --pids-command) are required");
 if (!values.host!.startsWith("127.")) throw new Error("loopback only");
 const port = Number(values.port);
 const total = Number(values.connections);
@@ -31,6 +42,26 @@ const parallel = Number(values.parallel);
 function rssKb(pid: string): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+}
+
+function pssKb(pid: string): number {
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+}
+
+/** RSS and Pss of --pid, or summed over the pids --pids-command prints (a process gone meanwhile counts 0). */
+function memory(): { processes: number; rss: number; pss: number } {
+  const pids = values["pids-command"]
+    ? [...new Set(execFileSync("sh", ["-c", values["pids-command"]], { encoding: "utf8" }).split(/\s+/).filter((p) => /^\d+$/.test(p)))]
+    : [values.pid!];
+  let rss = 0, pss = 0, processes = 0;
+  for (const pid of pids) {
+    try {
+      const r = rssKb(pid), p = pssKb(pid);
+      rss += r; pss += p; processes++;
+    } catch { /* exited between listing and reading */ }
+  }
+  return { processes, rss, pss };
 }
 
 /** One client: LOGIN, SELECT INBOX, IDLE; resolves when the server says "+ idling" (any continuation). */
@@ -69,7 +100,7 @@ function idleClient(index: number): Promise<net.Socket> {
   });
 }
 
-const before = rssKb(values.pid);
+const before = memory();
 const sockets: net.Socket[] = [];
 const started = Date.now();
 for (let i = 0; i < total; i += parallel) {
@@ -77,10 +108,13 @@ for (let i = 0; i < total; i += parallel) {
   sockets.push(...batch);
 }
 const setupSeconds = (Date.now() - started) / 1000;
-await new Promise((r) => setTimeout(r, 3000)); // let the server settle (GC) before reading memory
-const after = rssKb(values.pid);
+await new Promise((r) => setTimeout(r, Number(values.settle) * 1000)); // let the server settle (GC, hibernation) before reading memory
+const after = memory();
+const mb = (kb: number) => +(kb / 1024).toFixed(1);
 console.log(JSON.stringify({
-  connections: sockets.length, setupSeconds, rssBeforeMb: +(before / 1024).toFixed(1), rssAfterMb: +(after / 1024).toFixed(1),
-  perConnectionKb: +((after - before) / sockets.length).toFixed(1),
+  connections: sockets.length, setupSeconds, rssBeforeMb: mb(before.rss), rssAfterMb: mb(after.rss),
+  perConnectionKb: +((after.rss - before.rss) / sockets.length).toFixed(1),
+  pssBeforeMb: mb(before.pss), pssAfterMb: mb(after.pss), pssPerConnectionKb: +((after.pss - before.pss) / sockets.length).toFixed(1),
+  processesBefore: before.processes, processesAfter: after.processes,
 }));
 for (const s of sockets) s.destroy();

@@ -10,16 +10,12 @@ import fs from "node:fs";
 import { ImapFlow } from "imapflow";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { corpusFiles, normaliseCrlf } from "../helpers/corpus.js";
-import { connectImap, type RawImap } from "../helpers/imap-client.js";
+import { loginImap, type RawImap } from "../helpers/imap-client.js";
 
 let server: PetrelServer;
 let port: number;
 
-async function login(user: string): Promise<RawImap> {
-  const c = await connectImap(port);
-  assert.match((await c.command(`LOGIN ${user} pw`)).status, /^OK/);
-  return c;
-}
+const login = (user: string): Promise<RawImap> => loginImap(port, user, "pw");
 
 function flow(user: string): ImapFlow {
   return new ImapFlow({ host: "127.0.0.1", port, secure: false, doSTARTTLS: false, auth: { user, pass: "pw" }, logger: false });

@@ -7,17 +7,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
-import { connectImap, type RawImap } from "../helpers/imap-client.js";
+import { connectImap, loginImap, type RawImap } from "../helpers/imap-client.js";
 import { run } from "../helpers/run.js";
 
 let server: PetrelServer;
 let port: number;
 
-async function login(user: string): Promise<RawImap> {
-  const c = await connectImap(port);
-  assert.match((await c.command(`LOGIN ${user} pw`)).status, /^OK/);
-  return c;
-}
+const login = (user: string): Promise<RawImap> => loginImap(port, user, "pw");
 
 /** A message with the given header lines, padded to make sizes distinct. */
 function message(headers: string[], body: string, pad: number): string {

@@ -8,18 +8,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
-import { connectImap, type RawImap } from "../helpers/imap-client.js";
+import { connectImap, loginImap, type RawImap } from "../helpers/imap-client.js";
 import { run } from "../helpers/run.js";
 
 let server: PetrelServer;
 let imapPort: number;
 
-async function login(user = "alice@example.test", opts: { localAddress?: string } = {}): Promise<RawImap> {
-  const c = await connectImap(imapPort, opts);
-  const r = await c.command(`LOGIN ${user} "secret pw"`);
-  assert.match(r.status, /^OK /, r.status);
-  return c;
-}
+const login = (user = "alice@example.test", opts: { localAddress?: string } = {}): Promise<RawImap> => loginImap(imapPort, user, "secret pw", opts);
 
 /** Runs a Python imaplib script; its last printed line is JSON. */
 async function imaplib(script: string): Promise<unknown> {

@@ -115,3 +115,11 @@ function takeLine(buf: Buffer): { line: string; used: number } | undefined {
     pos = end;
   }
 }
+
+/** Connects and logs in; fails the test when the login is refused. */
+export async function loginImap(port: number, user: string, password: string, opts: { localAddress?: string } = {}): Promise<RawImap> {
+  const c = await connectImap(port, opts);
+  const r = await c.command(`LOGIN ${user} "${password}"`);
+  if (!r.status.startsWith("OK")) throw new Error(`LOGIN ${user}: ${r.status}`);
+  return c;
+}

@@ -6,6 +6,7 @@
 // literal8 (BINARY, RFC 3516) or as UTF8 (literal8) (RFC 6855 §4), stored as
 // sent either way; args.ts parseAppend reads the arguments.
 import type { CommandHandler } from "./index.js";
+import { encodeBinaryParts } from "../../mime/binary.js";
 import type { NewMessage } from "../../mailstore/mailstore.js";
 import { formatSequenceSet } from "../sequence.js";
 import { parseAppend } from "../args.js";
@@ -18,7 +19,8 @@ export const appendCommands: [string, CommandHandler][] = [
     for (const m of args.messages) {
       if (m.data.length === 0) return s.no(tag, "Cannot append an empty message");
       if (m.data.length > s.config.imap.max_message_size) return s.no(tag, "Message too large", "TOOBIG");
-      messages.push({ data: m.data, flags: m.flags, internalDate: m.date?.date.getTime() ?? now });
+      // literal8 (RFC 3516 §4.3): parts holding NUL are stored base64-encoded, so that BODY[] can send them.
+      messages.push({ data: m.binary ? encodeBinaryParts(m.data) : m.data, flags: m.flags, internalDate: m.date?.date.getTime() ?? now });
     }
     const box = await s.mailstore.mailbox(s.user!.id, args.mailbox);
     if (!box) return s.no(tag, "Mailbox does not exist", "TRYCREATE");

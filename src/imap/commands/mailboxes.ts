@@ -65,9 +65,10 @@ async function listMailboxes(s: ImapSession, tag: string, args: ListArgs, verb: 
       const levels = sub.split("/");
       for (let i = levels.length - 1; i >= 1; i--) {
         const parent = levels.slice(0, i).join("/");
-        if (!matches(parent)) continue;
+        // Only for a child the pattern does not reach itself (RFC 5258 §3.5, RFC 3501 §6.3.9).
+        if (!matches(parent) || matches(sub)) continue;
         if (recursive) childInfo.add(parent);
-        else if (!matches(sub)) names.add(parent);
+        else names.add(parent);
       }
     }
     if (recursive) for (const parent of childInfo) names.add(parent);
