@@ -27,7 +27,7 @@ async function imaplib(script: string): Promise<unknown> {
 before(async () => {
   server = await startPetrel({
     listeners: ["smtp", "imap", "imaps", "pop3"],
-    extraToml: `[auth]\nplaintext_networks = ["127.0.0.1/32"]\nfailure_delay = "50ms"\n`,
+    extraToml: `[auth]\nplaintext_networks = ["127.0.0.1/32"]\nfailure_delay = "50ms"\n[imap]\nmax_connections_per_user = 3\n`,
   });
   imapPort = server.listeners.imap.port;
   assert.equal((await server.cli(["domain", "add", "example.test"])).code, 0);
@@ -64,6 +64,17 @@ r2 = b.authenticate("PLAIN", lambda _: b"\\0bob@example.test\\0secret pw")[0]
 b.logout()
 print(json.dumps([r1, r2]))`);
     assert.deepEqual(result, ["OK", "OK"]);
+  });
+
+  it("imap.max_connections_per_user: the next login gets NO [LIMIT]; a freed slot can be used again", async () => {
+    assert.equal((await server.cli(["user", "add", "busy@example.test", "--password-stdin"], "secret pw\n")).code, 0);
+    const sessions = [await login("busy@example.test"), await login("busy@example.test"), await login("busy@example.test")];
+    const fourth = await connectImap(imapPort);
+    assert.match((await fourth.command(`LOGIN busy@example.test "secret pw"`)).status, /^NO \[LIMIT\] /);
+    await sessions[0].command("LOGOUT");
+    await server.waitForLog((e) => e.msg === "disconnect" && e.user === "busy@example.test");
+    assert.match((await fourth.command(`LOGIN busy@example.test "secret pw"`)).status, /^OK /);
+    for (const c of [...sessions, fourth]) c.close();
   });
 
   it("a wrong password: NO [AUTHENTICATIONFAILED]; commands before login are BAD", async () => {
