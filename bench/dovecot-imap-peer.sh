@@ -4,6 +4,10 @@
 # /tmp/petrel-bench/dovecot-imap, serving plain IMAP on 127.0.0.1:2614 for
 # testuser1..testuserN@bench.test (password "pw", SHA512-CRYPT in a passwd-file,
 # N = PETREL_BENCH_IMAP_USERS, default 20) from Maildirs under .../mail/%u.
+# Each user has a UID of its own (60000 + n, group nogroup; no /etc/passwd entry
+# needed): the kernel allows 128 inotify instances per UID
+# (fs.inotify.max_user_instances) and every IDLE session of Dovecot takes one, so
+# with one shared UID the 129th IDLE falls back to polling (and cannot hibernate).
 #
 #   bench/dovecot-imap-peer.sh install   # apt-get install dovecot-imapd (system service left alone)
 #   bench/dovecot-imap-peer.sh start     # write the config and start the instance
@@ -30,8 +34,8 @@ PROCESSES=${PETREL_BENCH_DOVECOT_IMAP_PROCESSES:-1000}
 HIBERNATE=${PETREL_BENCH_DOVECOT_HIBERNATE:-0}
 AUTH_CACHE=${PETREL_BENCH_DOVECOT_AUTH_CACHE:-0}
 PASSWORD=pw
-VUID=${PETREL_BENCH_VUID:-65534}   # nobody
-VGID=${PETREL_BENCH_VGID:-65534}   # nogroup
+VUID_BASE=${PETREL_BENCH_VUID_BASE:-60000}   # testuserN: VUID_BASE + N
+VGID=${PETREL_BENCH_VGID:-65534}             # nogroup
 
 die() { echo "dovecot-imap-peer: $*" >&2; exit 1; }
 
@@ -42,11 +46,13 @@ install_dovecot() {
 
 write_config() {
   mkdir -p "$BASE/mail" "$BASE/home"
-  chown "$VUID:$VGID" "$BASE/mail" "$BASE/home"
   local hash; hash=$(doveadm pw -s SHA512-CRYPT -p "$PASSWORD")
+  local i u uid
   : >"$BASE/users"
   for i in $(seq "$USERS"); do
-    echo "testuser$i@bench.test:$hash:$VUID:$VGID::$BASE/home/testuser$i@bench.test::" >>"$BASE/users"
+    u=testuser$i@bench.test; uid=$((VUID_BASE + i))
+    mkdir -p "$BASE/mail/$u" "$BASE/home/$u"; chown "$uid:$VGID" "$BASE/mail/$u" "$BASE/home/$u"
+    echo "$u:$hash:$uid:$VGID::$BASE/home/$u::" >>"$BASE/users"
   done
   chmod 0640 "$BASE/users"; chgrp dovecot "$BASE/users"
   # Every process of the instance (imap, login, auth, anvil, stats, log) may talk to the

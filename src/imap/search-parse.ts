@@ -95,22 +95,27 @@ function parseCharset(tok: Token | undefined): Result<string> {
 }
 
 /** [RETURN (options)] [CHARSET charset] search-key *(SP search-key): the arguments of SEARCH / UID SEARCH. */
-export function parseSearch(args: readonly Token[], options: SearchOptions = {}): Result<SearchArgs> {
-  let i = 0;
-  let returnOptions: ReturnOption[] | undefined;
-  if (isWord(args[0], "RETURN")) {
-    const list = args[1];
-    if (list?.t !== "list") return fail("RETURN must be followed by (options)");
-    returnOptions = [];
-    for (const t of list.v) {
-      const k = keyword(t, "RETURN option");
-      if (!k.ok) return k;
-      if (!["MIN", "MAX", "ALL", "COUNT", "SAVE"].includes(k.value)) return fail(`Unknown SEARCH RETURN option ${k.value.slice(0, 40)}`);
-      if (!returnOptions.includes(k.value as ReturnOption)) returnOptions.push(k.value as ReturnOption);
-    }
-    if (returnOptions.length === 0) returnOptions.push("ALL");
-    i = 2;
+/** "RETURN (options)" at args[0] (RFC 4731 §3.1; RFC 5267 §3.2 for SORT): the options, or undefined when absent. */
+function parseReturn(args: readonly Token[], allowed: readonly ReturnOption[]): Result<ReturnOption[] | undefined> {
+  if (!isWord(args[0], "RETURN")) return { ok: true, value: undefined };
+  const list = args[1];
+  if (list?.t !== "list") return fail("RETURN must be followed by (options)");
+  const returnOptions: ReturnOption[] = [];
+  for (const t of list.v) {
+    const k = keyword(t, "RETURN option");
+    if (!k.ok) return k;
+    if (!(allowed as readonly string[]).includes(k.value)) return fail(`Unknown RETURN option ${k.value.slice(0, 40)}`);
+    if (!returnOptions.includes(k.value as ReturnOption)) returnOptions.push(k.value as ReturnOption);
   }
+  if (returnOptions.length === 0) returnOptions.push("ALL");
+  return { ok: true, value: returnOptions };
+}
+
+export function parseSearch(args: readonly Token[], options: SearchOptions = {}): Result<SearchArgs> {
+  const parsedReturn = parseReturn(args, ["MIN", "MAX", "ALL", "COUNT", "SAVE"]);
+  if (!parsedReturn.ok) return parsedReturn;
+  const returnOptions = parsedReturn.value;
+  let i = returnOptions ? 2 : 0;
   let charset = "UTF-8";
   if (isWord(args[i], "CHARSET")) {
     const cs = parseCharset(args[i + 1]);
@@ -285,17 +290,24 @@ export interface SortArgs {
   criteria: SortCriterion[];
   charset: string;
   key: SearchKey;
+  /** ESORT (RFC 5267 §3.2): the result as an ESEARCH response. */
+  returnOptions?: ReturnOption[];
 }
 
-/** SORT (criteria) charset search-key *(SP search-key). */
-export function parseSort(args: readonly Token[], options: SearchOptions = {}): Result<SortArgs> {
+/** SORT [RETURN (options)] (criteria) charset search-key *(SP search-key). */
+export function parseSort(allArgs: readonly Token[], options: SearchOptions = {}): Result<SortArgs> {
+  const parsedReturn = parseReturn(allArgs, ["MIN", "MAX", "ALL", "COUNT"]);
+  if (!parsedReturn.ok) return parsedReturn;
+  const args = parsedReturn.value ? allArgs.slice(2) : allArgs;
   const criteria = parseSortCriteria(args[0]);
   if (!criteria.ok) return criteria;
   const charset = parseCharset(args[1]);
   if (!charset.ok) return charset;
   const key = parseSearchKeys(args.slice(2), options);
   if (!key.ok) return key;
-  return { ok: true, value: { criteria: criteria.value, charset: charset.value, key: key.value } };
+  const value: SortArgs = { criteria: criteria.value, charset: charset.value, key: key.value };
+  if (parsedReturn.value) value.returnOptions = parsedReturn.value;
+  return { ok: true, value };
 }
 
 export type ThreadAlgorithm = "ORDEREDSUBJECT" | "REFERENCES" | "REFS";

@@ -129,6 +129,13 @@ describe("IMAP SORT", () => {
     assert.match(await sort("SORT (SIZE) UTF-8 MODSEQ 1"), /^\* SORT 4 2 5 1 6 3 7 \(MODSEQ \d+\)$/);
   });
 
+  it("ESORT (RFC 5267): SORT RETURN answers ESEARCH, MIN/MAX first and last in sort order, ALL in sort order", async () => {
+    const r = await c.command("SORT RETURN (MIN MAX COUNT ALL) (ARRIVAL) UTF-8 ALL");
+    assert.match(r.untagged[0], /^\* ESEARCH \(TAG "t\d+"\) MIN 6 MAX 7 ALL 6,4,3,2,1,5,7 COUNT 7$/);
+    const uid = await c.command("UID SORT RETURN (COUNT) (ARRIVAL) UTF-8 ALL");
+    assert.match(uid.untagged[0], /^\* ESEARCH \(TAG "t\d+"\) UID COUNT 7$/);
+  });
+
   it("THREAD=REFERENCES: reply chains, a dummy parent for a missing message, parents searched out", async () => {
     assert.equal(await sort("THREAD REFERENCES UTF-8 ALL"), "* THREAD (3 4)(1 2 5)((6)(7))");
     assert.equal(await sort("UID THREAD REFERENCES UTF-8 ALL"), "* THREAD (4 5)(2 3 6)((7)(8))");

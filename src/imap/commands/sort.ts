@@ -21,6 +21,7 @@ import { parseHeader } from "../../mime/header.js";
 import { criteriaNeedHeader, headerInfo, sortItems, type HeaderInfo, type SortItem } from "../sort.js";
 import { formatThreads, threadOrderedSubject, threadReferences } from "../thread.js";
 import { refuse } from "./reply.js";
+import { esearchLine } from "./esearch.js";
 
 
 interface Item extends SortItem {
@@ -54,10 +55,15 @@ async function select(s: ImapSession, key: SearchKey, needHeader: boolean): Prom
 async function sortCommand(s: ImapSession, cmd: ImapCommand, byUid: boolean): Promise<void> {
   const parsed = parseSort(cmd.args);
   if (!parsed.ok) return refuse(s, cmd.tag, parsed);
-  const { criteria, key } = parsed.value;
+  const { criteria, key, returnOptions } = parsed.value;
   const modseq = usesModseq(key);
   if (modseq) s.useCondstore();
   const items = sortItems(await select(s, key, criteriaNeedHeader(criteria)), criteria);
+  if (returnOptions) {
+    const numbers = items.map((i) => (byUid ? i.uid : i.seq));
+    s.untagged(esearchLine(cmd.tag, byUid, returnOptions, { numbers, modseqs: modseq ? items.map((i) => i.modseq) : undefined, sorted: true }));
+    return s.ok(cmd.tag, "SORT completed");
+  }
   let line = "SORT";
   for (const item of items) line += ` ${byUid ? item.uid : item.seq}`;
   // RFC 7162 §3.1.5 / §7 (sort-data): the highest MODSEQ of the results, when MODSEQ was searched.
