@@ -497,6 +497,29 @@ export interface AppendMessage {
   binary: boolean;
   /** Sent as UTF8 (literal8) of RFC 6855 §4. */
   utf8: boolean;
+  /** CATENATE (RFC 4469): the message is these pieces joined (then `data` is empty). */
+  catenate?: CatenatePart[];
+}
+
+/** One piece of a CATENATE message: literal text, or an IMAP URL of a part of a stored message. */
+export type CatenatePart = { text: Buffer } | { url: string };
+
+/** The pieces of CATENATE (...): TEXT literal / URL astring (RFC 4469 §5). */
+function parseCatenate(tok: Token | undefined): Result<CatenatePart[]> {
+  if (tok?.t !== "list" || tok.v.length === 0 || tok.v.length % 2 !== 0) return fail("CATENATE must be followed by (TEXT literal / URL url ...)");
+  const parts: CatenatePart[] = [];
+  for (let k = 0; k < tok.v.length; k += 2) {
+    const kind = tok.v[k];
+    const value = tok.v[k + 1];
+    const name = kind?.t === "atom" ? kind.v.toUpperCase() : "";
+    if (name === "TEXT" && value?.t === "string" && value.literal) parts.push({ text: value.v });
+    else if (name === "URL") {
+      const url = astring(value, "CATENATE URL");
+      if (!url.ok) return url;
+      parts.push({ url: url.value });
+    } else return fail("CATENATE parts are TEXT literal or URL url");
+  }
+  return ok(parts);
 }
 
 export interface AppendArgs {
@@ -537,6 +560,11 @@ export function parseAppend(args: readonly Token[], utf8Enabled: boolean, option
         return fail("UTF8 must be followed by (~{n} literal8)");
       }
       message = { flags, data: inner.v[0]!.v, binary: true, utf8: true };
+      i += 2;
+    } else if (data?.t === "atom" && data.v.toUpperCase() === "CATENATE") {
+      const parts = parseCatenate(args[i + 1]);
+      if (!parts.ok) return parts;
+      message = { flags, data: Buffer.alloc(0), binary: false, utf8: false, catenate: parts.value };
       i += 2;
     } else if (data?.t === "string" && data.literal) {
       message = { flags, data: data.v, binary: !!data.binary, utf8: false };

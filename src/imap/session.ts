@@ -155,7 +155,7 @@ export class ImapSession {
     }
     return [
       ...caps, "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
-      "STATUS=SIZE", `APPENDLIMIT=${this.config.imap.max_message_size}`, "MULTIAPPEND", "UTF8=ACCEPT", "BINARY",
+      "STATUS=SIZE", `APPENDLIMIT=${this.config.imap.max_message_size}`, "MULTIAPPEND", "CATENATE", "UTF8=ACCEPT", "BINARY",
       "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
     ];
   }

@@ -158,6 +158,11 @@ describe("IMAP mailboxes", () => {
     ]);
     assert.deepEqual((await c.command("UID STORE 3 -FLAGS.SILENT ($Todo)")).untagged, []);
     assert.match((await c.command("STORE 9 +FLAGS (\\Seen)")).status, /^BAD /, "beyond the last message");
+    // CATENATE (RFC 4469): text pieces and a part of a stored message, by URL.
+    const joined = await c.command(`APPEND Drafts CATENATE (TEXT {19+}\r\nSubject: joined\r\n\r\n URL "/INBOX/;UID=1/;SECTION=TEXT" TEXT {6+}\r\n-- x\r\n)`);
+    assert.match(joined.status, /^OK \[APPENDUID \d+ 1\] /);
+    assert.match((await c.command(`APPEND Drafts CATENATE (URL "/INBOX;UIDVALIDITY=1/;UID=1")`)).status, /^NO \[BADURL "\/INBOX;UIDVALIDITY=1\/;UID=1"\] /);
+    assert.match((await c.command(`STATUS Drafts (MESSAGES SIZE)`)).untagged[0], new RegExp(`MESSAGES 1 SIZE ${"Subject: joined\r\n\r\nhello\r\n-- x\r\n".length}\\)`));
     assert.match((await c.command("CREATE Keep")).status, /^OK/);
     assert.match((await c.command("COPY 1:2 Keep")).status, /^OK \[COPYUID \d+ 1:2 1:2\] /);
     assert.match((await c.command("COPY 1 Nowhere")).status, /^NO \[TRYCREATE\] /);
