@@ -19,7 +19,7 @@ const RUNS = 150;
 let server: PetrelServer;
 
 before(async () => {
-  server = await startPetrel({ listeners: ["imap"], extraToml: `[imap]\nmax_errors = 30\nmax_message_size = "1M"\n[auth]\nfailure_delay = "1ms"\nmax_failures = 100000\n` });
+  server = await startPetrel({ listeners: ["imap"], extraToml: `[imap]\nmax_errors = 30\nmax_message_size = "1M"\nidle_timeout = "2s"\n[auth]\nfailure_delay = "1ms"\nmax_failures = 100000\n` });
   assert.equal((await server.cli(["domain", "add", "example.test"])).code, 0);
   assert.equal((await server.cli(["user", "add", "alice@example.test", "--password-stdin"], "pw\n")).code, 0);
   const c = await connectImap(server.listeners.imap.port);
@@ -172,5 +172,15 @@ test(`fuzz: ${RUNS} IMAP sessions of random and near-valid commands; responses s
   const fetched = await c.command("FETCH * (UID BODYSTRUCTURE BODY[])");
   assert.match(fetched.status, /^OK/);
   assert.ok(fetched.untagged.some((l) => l.includes("still alive")), fetched.untagged.join("\n"));
+  c.close();
+});
+
+test("imap.idle_timeout: a silent session is logged out with BYE, IDLE included", async () => {
+  const c = await connectImap(server.listeners.imap.port);
+  assert.match((await c.command("LOGIN alice@example.test pw")).status, /^OK/);
+  await c.command("SELECT INBOX");
+  c.write("i IDLE\r\n");
+  assert.equal(await c.line(), "+ idling");
+  assert.match(await c.line(10_000), /^\* BYE Autologout/);
   c.close();
 });
