@@ -21,7 +21,17 @@
 #   PETREL_BENCH_DOVECOT_IMAP_PORT        2614
 #   PETREL_BENCH_DOVECOT_IMAP_PROCESSES   1000   service imap { process_limit }: one process per session
 #   PETREL_BENCH_DOVECOT_HIBERNATE        0      imap_hibernate_timeout (0: off, Dovecot's default; "2s": on)
-#   PETREL_BENCH_DOVECOT_AUTH_CACHE       0      auth_cache_size (0: off, Dovecot's default; "10M": on)
+#   PETREL_BENCH_DOVECOT_AUTH_CACHE       0      auth_cache_size (0: off, Dovecot's default; "10M": on).
+#                                                The cache keeps the passdb entry, not the outcome: each
+#                                                login still verifies the SHA512-CRYPT hash
+#                                                (auth_cache_verify_password_with_worker), so with a
+#                                                passwd-file it saves nothing.
+#   PETREL_BENCH_DOVECOT_SCHEME           SHA512-CRYPT  password scheme in the passwd-file (SSHA512: one
+#                                                salted SHA-512, microseconds, about what Petrel's login
+#                                                cache costs on a hit)
+#   PETREL_BENCH_DOVECOT_LOGIN            performance   imap-login: "performance" (service_count = 0,
+#                                                process_min_avail = 2) or "default" (a new
+#                                                login process per connection, Dovecot's default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +43,8 @@ USERS=${PETREL_BENCH_IMAP_USERS:-20}
 PROCESSES=${PETREL_BENCH_DOVECOT_IMAP_PROCESSES:-1000}
 HIBERNATE=${PETREL_BENCH_DOVECOT_HIBERNATE:-0}
 AUTH_CACHE=${PETREL_BENCH_DOVECOT_AUTH_CACHE:-0}
+SCHEME=${PETREL_BENCH_DOVECOT_SCHEME:-SHA512-CRYPT}
+LOGIN_MODE=${PETREL_BENCH_DOVECOT_LOGIN:-performance}
 PASSWORD=pw
 VUID_BASE=${PETREL_BENCH_VUID_BASE:-60000}   # testuserN: VUID_BASE + N
 VGID=${PETREL_BENCH_VGID:-65534}             # nogroup
@@ -46,7 +58,7 @@ install_dovecot() {
 
 write_config() {
   mkdir -p "$BASE/mail" "$BASE/home"
-  local hash; hash=$(doveadm pw -s SHA512-CRYPT -p "$PASSWORD")
+  local hash; hash=$(doveadm pw -s "$SCHEME" -p "$PASSWORD")
   local i u uid
   : >"$BASE/users"
   for i in $(seq "$USERS"); do
@@ -57,7 +69,18 @@ write_config() {
   chmod 0640 "$BASE/users"; chgrp dovecot "$BASE/users"
   # Every process of the instance (imap, login, auth, anvil, stats, log) may talk to the
   # others; with one imap process per session their client_limit must cover all of them.
-  local clients=$((PROCESSES + 100)) hibernate_imap=""
+  local clients=$((PROCESSES + 100)) hibernate_imap="" login
+  case $LOGIN_MODE in
+    performance) login="  # \"High-performance\" login mode: a login process serves many connections
+  # (service_count = 0) and two are started before the first client, instead of
+  # Dovecot's default of one freshly forked login process per connection, which
+  # left most imaptest clients waiting for the greeting.
+  service_count = 0
+  process_min_avail = 2
+  client_limit = $clients" ;;
+    default) login="  # Dovecot's default: service_count = 1, a login process per connection" ;;
+    *) die "PETREL_BENCH_DOVECOT_LOGIN: performance or default" ;;
+  esac
   # Hibernation hands an IDLE session from its imap process (running as the mail
   # user) to imap-hibernate and back through these sockets.
   [ "$HIBERNATE" != 0 ] && hibernate_imap='  extra_groups = $default_internal_group
@@ -90,7 +113,7 @@ imap_hibernate_timeout = $HIBERNATE
 default_client_limit = $clients
 passdb {
   driver = passwd-file
-  args = scheme=SHA512-CRYPT $BASE/users
+  args = scheme=$SCHEME $BASE/users
 }
 userdb {
   driver = passwd-file
@@ -108,13 +131,7 @@ service imap-login {
   inet_listener imaps {
     port = 0
   }
-  # "High-performance" login mode: a login process serves many connections
-  # (service_count = 0) and two are started before the first client, instead of
-  # Dovecot's default of one freshly forked login process per connection, which
-  # left most imaptest clients waiting for the greeting.
-  service_count = 0
-  process_min_avail = 2
-  client_limit = $clients
+$login
 }
 service imap {
   # One imap process per logged-in session (Dovecot's default, client_limit = 1).

@@ -13,7 +13,10 @@
 # Environment:
 #   IMAPTEST              the imaptest binary (default /tmp/imaptest/src/imaptest; built as
 #                         bench/README.md says, never committed); its tests/*.mbox become the stress mbox
-#   ORDER                 "dovecot petrel" (default), "petrel dovecot", or one of them
+#   ORDER                 "dovecot petrel" (default), "petrel dovecot", or one of them; two Dovecot
+#                         variants for the stress only: dovecot-ssha512 (passwords as salted SHA-512,
+#                         no SHA512-CRYPT per login) and dovecot-login1 (Dovecot's default login
+#                         service: a new imap-login process per connection)
 #   IDLE_CONNECTIONS      idle clients for the memory figure (default 2000; 0: skip)
 #   DOVECOT_HIBERNATE     imap_hibernate_timeout of the extra Dovecot idle run (default 2s; 0: skip it)
 #   STRESS                1 (default); 0: only the idle-memory runs
@@ -104,6 +107,13 @@ echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== imaptest ${ARGS[*]} users=$USERS (mbox $OUT/stress.mbox)"
 npx tsc -p . >/dev/null || true   # others' files may have type errors; the JS is emitted anyway
 
+dovecot_env() {   # the settings of a Dovecot variant, for env(1)
+  case $1 in
+    dovecot) echo PETREL_BENCH_DOVECOT_SCHEME=SHA512-CRYPT ;;
+    dovecot-ssha512) echo PETREL_BENCH_DOVECOT_SCHEME=SSHA512 ;;
+    dovecot-login1) echo PETREL_BENCH_DOVECOT_LOGIN=default ;;
+  esac
+}
 server_cpu() { if [ "$1" = petrel ]; then bench/petrel-imap.sh cpu; else bench/dovecot-imap-peer.sh cpu; fi; }
 server_mem() {   # "RSS MB / Pss MB"
   if [ "$1" = petrel ]; then
@@ -149,19 +159,20 @@ run() {   # NAME PORT
   else
     bench/dovecot-imap-peer.sh clean >/dev/null 2>&1 || true
     STARTED+=(dovecot)
-    PETREL_BENCH_DOVECOT_IMAP_PROCESSES=$procs PETREL_BENCH_DOVECOT_HIBERNATE=0 bench/dovecot-imap-peer.sh start
-    cp /tmp/petrel-bench/dovecot-imap/dovecot.conf "$OUT/dovecot.conf"
+    env $(dovecot_env "$name") PETREL_BENCH_DOVECOT_IMAP_PROCESSES=$procs PETREL_BENCH_DOVECOT_HIBERNATE=0 \
+      bench/dovecot-imap-peer.sh start
+    cp /tmp/petrel-bench/dovecot-imap/dovecot.conf "$OUT/$name.conf"
   fi
   sleep 2
   [ "$STRESS" = 1 ] && stress "$name" "$port"
-  [ "$IDLE" -gt 0 ] && idle_run "$name" "$port" default
+  case $name in petrel|dovecot) [ "$IDLE" -gt 0 ] && idle_run "$name" "$port" default ;; esac
   if [ "$name" = petrel ]; then
     cp /tmp/petrel-bench/petrel-imap/petrel.log "$OUT/petrel.log"
     bench/petrel-imap.sh stop >/dev/null
   else
-    cp /tmp/petrel-bench/dovecot-imap/dovecot.log "$OUT/dovecot.log"
+    cp /tmp/petrel-bench/dovecot-imap/dovecot.log "$OUT/$name.log"
     bench/dovecot-imap-peer.sh clean >/dev/null
-    if [ "$IDLE" -gt 0 ] && [ "$HIBERNATE" != 0 ]; then
+    if [ "$name" = dovecot ] && [ "$IDLE" -gt 0 ] && [ "$HIBERNATE" != 0 ]; then
       PETREL_BENCH_DOVECOT_IMAP_PROCESSES=$procs PETREL_BENCH_DOVECOT_HIBERNATE=$HIBERNATE bench/dovecot-imap-peer.sh start
       cp /tmp/petrel-bench/dovecot-imap/dovecot.conf "$OUT/dovecot-hibernate.conf"
       idle_run dovecot "$port" "hibernate-$HIBERNATE" 10
@@ -174,7 +185,7 @@ run() {   # NAME PORT
 for s in $ORDER; do
   case $s in
     petrel) run petrel "$PETREL_PORT" ;;
-    dovecot) run dovecot "$DOVECOT_PORT" ;;
+    dovecot|dovecot-ssha512|dovecot-login1) run "$s" "$DOVECOT_PORT" ;;
     *) echo "ORDER: petrel or dovecot, not $s" >&2; exit 64 ;;
   esac
 done

@@ -55,13 +55,15 @@ export type SearchKey =
   | { k: "old" }
   | { k: "recent" };
 
-export type ReturnOption = "MIN" | "MAX" | "ALL" | "COUNT" | "SAVE";
+export type ReturnOption = "MIN" | "MAX" | "ALL" | "COUNT" | "SAVE" | "UPDATE" | "PARTIAL";
 
 export interface SearchArgs {
   /** "US-ASCII" or "UTF-8" (the default when CHARSET is absent). */
   charset: string;
   /** Present when RETURN was given (ESEARCH response wanted); "RETURN ()" gives ["ALL"]. */
   returnOptions?: ReturnOption[];
+  /** RETURN (PARTIAL low:high) of CONTEXT=SEARCH (RFC 5267 §4.4): positions in the result, low ≤ high. */
+  partial?: { low: number; high: number };
   key: SearchKey;
 }
 
@@ -96,25 +98,32 @@ function parseCharset(tok: Token | undefined): Result<string> {
 
 /** [RETURN (options)] [CHARSET charset] search-key *(SP search-key): the arguments of SEARCH / UID SEARCH. */
 /** "RETURN (options)" at args[0] (RFC 4731 §3.1; RFC 5267 §3.2 for SORT): the options, or undefined when absent. */
-function parseReturn(args: readonly Token[], allowed: readonly ReturnOption[]): Result<ReturnOption[] | undefined> {
+function parseReturn(args: readonly Token[], allowed: readonly ReturnOption[]): Result<{ options: ReturnOption[]; partial?: { low: number; high: number } } | undefined> {
   if (!isWord(args[0], "RETURN")) return { ok: true, value: undefined };
   const list = args[1];
   if (list?.t !== "list") return fail("RETURN must be followed by (options)");
   const returnOptions: ReturnOption[] = [];
-  for (const t of list.v) {
-    const k = keyword(t, "RETURN option");
+  let partial: { low: number; high: number } | undefined;
+  for (let n = 0; n < list.v.length; n++) {
+    const k = keyword(list.v[n], "RETURN option");
     if (!k.ok) return k;
     if (!(allowed as readonly string[]).includes(k.value)) return fail(`Unknown RETURN option ${k.value.slice(0, 40)}`);
+    if (k.value === "PARTIAL") {
+      const range = list.v[++n];
+      const m = range?.t === "atom" ? /^(\d{1,10}):(\d{1,10})$/.exec(range.v) : null;
+      if (!m || Number(m[1]) === 0 || Number(m[2]) === 0) return fail("PARTIAL needs a range like 1:100");
+      partial = { low: Math.min(Number(m[1]), Number(m[2])), high: Math.max(Number(m[1]), Number(m[2])) };
+    }
     if (!returnOptions.includes(k.value as ReturnOption)) returnOptions.push(k.value as ReturnOption);
   }
   if (returnOptions.length === 0) returnOptions.push("ALL");
-  return { ok: true, value: returnOptions };
+  return { ok: true, value: partial ? { options: returnOptions, partial } : { options: returnOptions } };
 }
 
 export function parseSearch(args: readonly Token[], options: SearchOptions = {}): Result<SearchArgs> {
-  const parsedReturn = parseReturn(args, ["MIN", "MAX", "ALL", "COUNT", "SAVE"]);
+  const parsedReturn = parseReturn(args, ["MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "PARTIAL"]);
   if (!parsedReturn.ok) return parsedReturn;
-  const returnOptions = parsedReturn.value;
+  const returnOptions = parsedReturn.value?.options;
   let i = returnOptions ? 2 : 0;
   let charset = "UTF-8";
   if (isWord(args[i], "CHARSET")) {
@@ -127,6 +136,7 @@ export function parseSearch(args: readonly Token[], options: SearchOptions = {})
   if (!key.ok) return key;
   const value: SearchArgs = { charset, key: key.value };
   if (returnOptions) value.returnOptions = returnOptions;
+  if (parsedReturn.value?.partial) value.partial = parsedReturn.value.partial;
   return { ok: true, value };
 }
 
@@ -306,7 +316,7 @@ export function parseSort(allArgs: readonly Token[], options: SearchOptions = {}
   const key = parseSearchKeys(args.slice(2), options);
   if (!key.ok) return key;
   const value: SortArgs = { criteria: criteria.value, charset: charset.value, key: key.value };
-  if (parsedReturn.value) value.returnOptions = parsedReturn.value;
+  if (parsedReturn.value) value.returnOptions = parsedReturn.value.options;
   return { ok: true, value };
 }
 

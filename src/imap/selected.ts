@@ -19,6 +19,8 @@ export interface SyncOptions {
   qresync: boolean;
   /** An IMAP4rev1 client: RECENT counts and the \Recent flag are reported (IMAP4rev2 dropped them). */
   recent: boolean;
+  /** Lines to send before the EXPUNGEs of these UIDs, while their numbers are still valid (CONTEXT=SEARCH REMOVEFROM). */
+  beforeExpunge?: (uids: number[]) => string[];
 }
 
 export class SelectedMailbox {
@@ -173,6 +175,7 @@ export class SelectedMailbox {
     // Expunges first, and FETCH lines numbered after them (§7.4.1: numbers shift at once).
     if (opts.allowExpunge && this.pendingExpunge.size > 0) {
       const gone = [...this.pendingExpunge];
+      if (opts.beforeExpunge) lines.push(...opts.beforeExpunge(gone));
       const seqs = this.removeOwn(gone);
       if (opts.qresync) lines.push(`* VANISHED ${formatSequenceSet(gone)}`);
       else lines.push(...seqs.map((seq) => `* ${seq} EXPUNGE`));

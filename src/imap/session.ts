@@ -16,6 +16,7 @@ import type { Config } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
 import type { MailboxChange, MessageRecord, Stores, UserRecord } from "../store/interfaces.js";
 import type { SearchScope } from "./search.js";
+import { refreshContext, removalsBeforeExpunge, type SearchContext } from "./search-context.js";
 import type { Authenticator } from "../directory/auth.js";
 import type { NetworkList } from "../net/cidr.js";
 import { unmapIPv4 } from "../net/cidr.js";
@@ -59,6 +60,8 @@ export class ImapSession {
   condstoreUsed = false;
   /** SEARCHRES saved result ($), UIDs. */
   savedSearch: number[] = [];
+  /** CONTEXT=SEARCH: searches kept up to date (RETURN (UPDATE)), by tag. */
+  readonly searchContexts = new Map<string, SearchContext>();
   onClosed: (() => void) | undefined;
 
   private readonly reader: CommandReader;
@@ -156,7 +159,7 @@ export class ImapSession {
     return [
       ...caps, "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
       "STATUS=SIZE", `APPENDLIMIT=${this.config.imap.max_message_size}`, "MULTIAPPEND", "CATENATE", "UTF8=ACCEPT", "BINARY",
-      "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+      "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
     ];
   }
 
@@ -303,7 +306,16 @@ export class ImapSession {
   /** Sends what changed in the selected mailbox since the client last heard. */
   async announce(allowExpunge: boolean): Promise<void> {
     if (!this.selected) return;
-    for (const line of await this.selected.sync({ allowExpunge, condstore: this.condstore, qresync: this.qresync, recent: !this.rev2 })) this.write(`${line}\r\n`);
+    const lines = await this.selected.sync({
+      allowExpunge, condstore: this.condstore, qresync: this.qresync, recent: !this.rev2, beforeExpunge: (uids) => this.beforeExpunge(uids),
+    });
+    for (const line of lines) this.write(`${line}\r\n`);
+    for (const ctx of this.searchContexts.values()) for (const line of await refreshContext(this, ctx)) this.write(`${line}\r\n`);
+  }
+
+  /** What must go out before these UIDs' EXPUNGE responses (CONTEXT=SEARCH removals). */
+  beforeExpunge(uids: number[]): string[] {
+    return this.searchContexts.size > 0 ? removalsBeforeExpunge(this, this.searchContexts.values(), uids) : [];
   }
 
   // ------------------------------------------------------------------ what commands use
@@ -392,6 +404,7 @@ export class ImapSession {
 
   async select(name: string, readOnly: boolean): Promise<SelectedMailbox | undefined> {
     this.selected = undefined;
+    this.searchContexts.clear();
     this.state = "auth";
     const box = await this.mailstore.mailbox(this.user!.id, name);
     if (!box) return undefined;
@@ -402,6 +415,7 @@ export class ImapSession {
 
   unselect(): void {
     this.selected = undefined;
+    this.searchContexts.clear();
     this.state = "auth";
   }
 

@@ -138,6 +138,31 @@ describe("IMAP SEARCH", () => {
     c.close();
   });
 
+  it("CONTEXT=SEARCH: PARTIAL ranges, UPDATE sends ADDTO/REMOVEFROM (before the EXPUNGE), CANCELUPDATE stops it", async () => {
+    const c = await login("dora@example.test");
+    await c.command("CREATE Ctx");
+    for (let i = 1; i <= 4; i++) {
+      const m = `Subject: ctx ${i}\r\n\r\nbody\r\n`;
+      await c.command(`APPEND Ctx {${m.length}+}\r\n${m}`);
+    }
+    await c.command("SELECT Ctx");
+    assert.match((await c.command("SEARCH RETURN (PARTIAL 2:3) ALL")).untagged[0], /PARTIAL \(2:3 2:3\)$/);
+    assert.match((await c.command("SEARCH RETURN (PARTIAL 9:5) ALL")).untagged[0], /PARTIAL \(5:9 NIL\)$/);
+    const live = await c.command("SEARCH RETURN (UPDATE ALL) SEEN");
+    const tag = /TAG "([^"]+)"/.exec(live.untagged[0])![1];
+    assert.match(live.untagged[0], /^\* ESEARCH \(TAG "[^"]+"\)$/, "nothing seen yet");
+    const stored = await c.command("STORE 2:3 +FLAGS (\\Seen)");
+    assert.ok(stored.untagged.some((l) => new RegExp(`^\\* ESEARCH \\(TAG "${tag}"\\) ADDTO \\(1 2:3\\)$`).test(l)), stored.untagged.join("\n"));
+    await c.command("STORE 2 +FLAGS (\\Deleted)");
+    const expunged = await c.command("EXPUNGE");
+    assert.deepEqual(expunged.untagged, [`* ESEARCH (TAG "${tag}") REMOVEFROM (1 2)`, "* 2 EXPUNGE"]);
+    assert.match((await c.command(`CANCELUPDATE "${tag}"`)).status, /^OK/);
+    const after = await c.command("STORE 1 +FLAGS (\\Seen)");
+    assert.equal(after.untagged.some((l) => l.includes("ESEARCH")), false);
+    assert.match((await c.command(`CANCELUPDATE "${tag}"`)).status, /^BAD/);
+    c.close();
+  });
+
   it("CONDSTORE: MODSEQ in FETCH and SEARCH, CHANGEDSINCE, UNCHANGEDSINCE → [MODIFIED]; QRESYNC: VANISHED", async () => {
     const c = await login("erin@example.test");
     await c.command("ENABLE QRESYNC");

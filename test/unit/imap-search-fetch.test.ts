@@ -109,7 +109,10 @@ describe("SEARCH keys", () => {
     assert.ok(save.ok && save.value.returnOptions?.join() === "SAVE");
     const badcs = parseSearch(argsOf("CHARSET KOI8-R ALL"));
     assert.ok(!badcs.ok && badcs.code === BADCHARSET);
-    assert.equal(parseSearch(argsOf("RETURN (PARTIAL 1:10) ALL")).ok, false);
+    // CONTEXT=SEARCH (RFC 5267 §4.4): PARTIAL takes a range, normalised low:high.
+    const partial = parseSearch(argsOf("RETURN (PARTIAL 10:1 UPDATE) ALL"));
+    assert.ok(partial.ok && partial.value.partial?.low === 1 && partial.value.partial.high === 10 && partial.value.returnOptions?.includes("UPDATE"));
+    for (const bad of ["RETURN (PARTIAL) ALL", "RETURN (PARTIAL 0:5) ALL", "RETURN (PARTIAL x) ALL"]) assert.equal(parseSearch(argsOf(bad)).ok, false, bad);
     assert.equal(parseSearch(argsOf("RETURN ALL")).ok, false);
     assert.equal(parseSearch(argsOf("CHARSET UTF-8")).ok, false);
   });

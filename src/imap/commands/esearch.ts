@@ -1,6 +1,6 @@
 // The ESEARCH response (RFC 4731 §3.1) shared by SEARCH RETURN and SORT
 // RETURN (ESORT, RFC 5267 §3.2): MIN, MAX, COUNT, ALL for message numbers or
-// UIDs, and the MODSEQ of the messages returned (RFC 7162 §3.1.5). For a
+// UIDs, PARTIAL (RFC 5267 §4.4), and the MODSEQ of the messages returned (RFC 7162 §3.1.5). For a
 // sorted result MIN and MAX are the first and last in sort order and ALL
 // keeps the order.
 import type { ReturnOption } from "../search-parse.js";
@@ -8,6 +8,8 @@ import { formatSequenceSet } from "../sequence.js";
 import { imapString } from "../quote.js";
 
 export interface EsearchResult {
+  /** RETURN (PARTIAL low:high), CONTEXT=SEARCH (RFC 5267 §4.4). */
+  partial?: { low: number; high: number };
   /** Message numbers or UIDs, in the order to report (ascending for SEARCH, sort order for SORT). */
   numbers: number[];
   /** Their MODSEQs, same order, when MODSEQ was searched for. */
@@ -27,6 +29,10 @@ export function esearchLine(tag: string, byUid: boolean, options: readonly Retur
     if (options.includes("ALL")) parts.push(`ALL ${formatSequenceSet(numbers, { keepOrder: r.sorted })}`);
   }
   if (options.includes("COUNT")) parts.push(`COUNT ${numbers.length}`);
+  if (r.partial) {
+    const slice = numbers.slice(r.partial.low - 1, r.partial.high);
+    parts.push(`PARTIAL (${r.partial.low}:${r.partial.high} ${slice.length > 0 ? formatSequenceSet(slice, { keepOrder: r.sorted }) : "NIL"})`);
+  }
   if (modseqs && numbers.length > 0) {
     // The messages returned: all of them, or only the MIN/MAX ones when nothing else is asked.
     const returned = options.some((o) => o === "ALL" || o === "COUNT") ? modseqs

@@ -60,6 +60,7 @@ async function copy(s: ImapSession, tag: string, args: { set: SequenceSet; mailb
   const copyUid = `COPYUID ${result.uidValidity} ${formatSequenceSet(result.pairs.map((p) => p[0]), { keepOrder: true })} ${formatSequenceSet(result.pairs.map((p) => p[1]), { keepOrder: true })}`;
   if (!move) return s.ok(tag, "COPY completed", copyUid);
   s.untagged(`OK [${copyUid}] Moved`);
+  for (const line of s.beforeExpunge(result.expunged)) s.write(`${line}\r\n`);
   const seqs = view.removeOwn(result.expunged);
   if (s.qresync) s.untagged(`VANISHED ${formatSequenceSet(result.expunged)}`);
   else for (const seq of seqs) s.untagged(`${seq} EXPUNGE`);

@@ -51,7 +51,9 @@ export async function expungeDeleted(s: ImapSession, silent: boolean, only?: Set
   await s.announce(false); // take in flag changes from others first
   const deleted = view.allUids.filter((uid) => !view.isGone(uid) && view.message(uid)!.flags.includes("\\Deleted") && (!only || only.has(uid)));
   const removed = await s.mailstore.expunge(view.box, deleted);
+  const before = s.beforeExpunge(removed);
   const seqs = view.removeOwn(removed);
+  if (!silent) for (const line of before) s.write(`${line}\r\n`);
   if (!silent) {
     if (s.qresync && removed.length > 0) s.untagged(`VANISHED ${formatSequenceSet(removed)}`);
     else for (const seq of seqs) s.untagged(`${seq} EXPUNGE`);
