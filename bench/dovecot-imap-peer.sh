@@ -14,6 +14,7 @@
 #   bench/dovecot-imap-peer.sh pids      # the instance's processes (master and its children)
 #   bench/dovecot-imap-peer.sh mem       # their RSS and Pss, summed (kB), and how many
 #   bench/dovecot-imap-peer.sh cpu       # CPU seconds: master, its live children and those it reaped
+#   bench/dovecot-imap-peer.sh cpu-detail  # the same by process name ("reaped": exited children, mostly imap)
 #   bench/dovecot-imap-peer.sh stop      # stop the instance
 #   bench/dovecot-imap-peer.sh clean     # stop and remove /tmp/petrel-bench/dovecot-imap
 #
@@ -191,6 +192,17 @@ cpu() {   # the master's own time and that of reaped children (cutime, cstime), 
   awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f\n", t / hz }'
 }
 
+cpu_detail() {
+  local m pid stat comm f hz; m=$(master_pid) || return 0; hz=$(getconf CLK_TCK)
+  for pid in $(pids); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    comm=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | awk '{ print $1 }'); comm=${comm##*/}
+    read -ra f <<<"${stat##*) }"
+    echo "${comm:-?} $((f[11] + f[12]))"
+    if [ "$pid" = "$m" ]; then echo "reaped $((f[13] + f[14]))"; fi
+  done | awk -v hz="$hz" '{ t[$1] += $2; n[$1]++ } END { for (k in t) printf "%s %.2f s (%d)\n", k, t[k] / hz, n[k] }' | sort -k2 -rn
+}
+
 stop() {
   [ -f "$CONF" ] || return 0
   doveadm -c "$CONF" stop 2>/dev/null || true   # (master exits after its children)
@@ -204,6 +216,7 @@ case "${1:-}" in
   pids) pids ;;
   mem) mem ;;
   cpu) cpu ;;
+  cpu-detail) cpu_detail ;;
   stop) stop ;;
   clean) stop; rm -rf "${BASE:?}" ;;
   *) sed -n '2,20p' "$0"; exit 64 ;;

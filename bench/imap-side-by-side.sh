@@ -145,6 +145,7 @@ stress() {   # NAME PORT: imaptest against the running server, figures into $OUT
     'BEGIN { printf "%.1f s (%.0f %%)\n", (b - a) / hz, 100 * (b - a) / hz / (w * n) }' >"$OUT/$name.busy"
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$OUT/$name.wall"
   server_mem "$name" >"$OUT/$name.mem"
+  if [ "$name" != petrel ]; then bench/dovecot-imap-peer.sh cpu-detail >"$OUT/$name.cpu-detail" || true; fi
   echo "imaptest exit $(cat "$OUT/$name.rc"), wall $(cat "$OUT/$name.wall") s, server CPU $(cat "$OUT/$name.cpu") s," \
     "imaptest CPU $(cat "$OUT/$name.imaptest-cpu") s, memory after: $(cat "$OUT/$name.mem")"
   sed -n '/^Totals:/,$p' "$OUT/$name.imaptest.out"
@@ -202,8 +203,8 @@ summary() {
   echo "imaptest ${ARGS[*]} users=$USERS, mbox of $(grep -c '^From ' "$OUT/stress.mbox") messages; $(cat "$OUT/machine.txt")"
   echo
   names=$(for s in $ORDER; do awk '/^Totals:/ { getline; print; exit }' "$OUT/$s.imaptest.out"; done | awk 'NR == 1')
-  echo "| server | $(echo $names | sed 's/ / | /g') | ops/s | errors | clients past greeting (mean) | server CPU | imaptest CPU | machine CPU busy | load avg before |"
-  echo "| --- $(for _ in $names; do printf '| ---: '; done)| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| server | $(echo $names | sed 's/ / | /g') | ops/s | errors | clients past greeting (mean) | server CPU | server CPU per op | imaptest CPU | machine CPU busy | load avg before |"
+  echo "| --- $(for _ in $names; do printf '| ---: '; done)| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for s in $ORDER; do
     local totals errors clients
     totals=$(awk '/^Totals:/ { t = 1; next } t && /^ *[0-9][0-9 ]*$/ { print; exit }' "$OUT/$s.imaptest.out")
@@ -214,7 +215,7 @@ summary() {
       -v icpu="$(cat "$OUT/$s.imaptest-cpu") s" -v lavg="$(cat "$OUT/$s.load")" '
       { line = "| " s; sum = 0
         for (i = 1; i <= NF; i++) { line = line sprintf(" | %.1f", $i / secs); sum += $i }
-        printf "%s | **%.1f** | %d | %s | %s | %s | %s | %s |\n", line, sum / secs, e, c, cpu, icpu, busy, lavg }'
+        printf "%s | **%.1f** | %d | %s | %s | %.2f ms | %s | %s | %s |\n", line, sum / secs, e, c, cpu, 1000 * cpu / sum, icpu, busy, lavg }'
   done
   echo
   echo "Per command, mean ms over the whole run (imaptest output=FILE):"
@@ -229,6 +230,7 @@ summary() {
   for s in $ORDER; do
     echo "$s: imaptest exit $(cat "$OUT/$s.rc"), totals $(awk '/^Totals:/ { t = 1; next } t && /^ *[0-9][0-9 ]*$/ { print; exit }' "$OUT/$s.imaptest.out" | xargs),"\
       "wall $(cat "$OUT/$s.wall") s, memory after the stress: $(cat "$OUT/$s.mem")"
+    [ -s "$OUT/$s.cpu-detail" ] && echo "  CPU by process since start (count): $(paste -sd, "$OUT/$s.cpu-detail" | sed 's/,/, /g')"
     if grep -q '^Error:' "$OUT/$s.imaptest.out"; then
       echo "  errors by kind:"
       grep '^Error:' "$OUT/$s.imaptest.out" | sed -E 's/^Error: [^ ]*\[[0-9]+\]: //; s/^Error: //; s/: .*//; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/  /'

@@ -108,6 +108,56 @@ describe("IMAP FETCH", () => {
   });
 });
 
+describe("imapflow, command families", () => {
+  it("list, create, append, flags, search, copy, move, delete, and news from another client", async () => {
+    const a = flow("dora@example.test");
+    const b = flow("dora@example.test");
+    await a.connect();
+    await b.connect();
+    try {
+      await a.mailboxCreate("Flow");
+      await a.mailboxCreate("Flow/Done");
+      const list = await a.list();
+      assert.ok(list.some((m) => m.path === "Flow/Done"));
+      assert.ok(list.some((m) => m.specialUse === "\\Sent"));
+      const appended = await a.append("Flow", "Subject: flow one\r\n\r\nhello flow\r\n", ["\\Flagged"]);
+      assert.ok(appended && appended.uid);
+      const lock = await a.getMailboxLock("Flow");
+      try {
+        await a.messageFlagsAdd({ uid: String(appended.uid) }, ["\\Seen", "$Label1"], { uid: true });
+        const found = await a.search({ seen: true, flagged: true, subject: "flow" }, { uid: true });
+        assert.deepEqual(found, [appended.uid]);
+        const fetched = await a.fetchOne(String(appended.uid), { flags: true, envelope: true }, { uid: true });
+        assert.ok(fetched && fetched.flags?.has("$Label1"));
+        assert.equal(fetched?.envelope?.subject, "flow one");
+        const copied = await a.messageCopy({ uid: String(appended.uid) }, "Flow/Done", { uid: true });
+        assert.ok(copied && copied.uidMap?.size === 1);
+
+        // b has Flow selected: a's append reaches it as EXISTS when it next asks.
+        const lockB = await b.getMailboxLock("Flow");
+        try {
+          await a.append("Flow", "Subject: flow two\r\n\r\nsecond\r\n");
+          await b.noop();
+          assert.equal(b.mailbox && b.mailbox.exists, 2);
+        } finally {
+          lockB.release();
+        }
+        const moved = await a.messageMove({ uid: String(appended.uid) }, "Flow/Done", { uid: true });
+        assert.ok(moved && moved.uidMap?.size === 1);
+      } finally {
+        lock.release();
+      }
+      const status = await a.status("Flow/Done", { messages: true });
+      assert.ok(status && status.messages === 2, JSON.stringify(status));
+      await a.mailboxDelete("Flow/Done");
+      assert.equal((await a.list()).some((m) => m.path === "Flow/Done"), false);
+    } finally {
+      await a.logout();
+      await b.logout();
+    }
+  });
+});
+
 describe("IMAP SEARCH", () => {
   it("decoded headers and bodies, dates, sizes, flags, OR/NOT, ESEARCH, SEARCHRES", async () => {
     const c = await login("erin@example.test");
