@@ -139,6 +139,9 @@ service imap {
   process_limit = $PROCESSES
 $hibernate_imap}
 service imap-hibernate {
+  # A hibernated session holds two descriptors (its socket, its inotify fd); with
+  # RLIMIT_NOFILE at 20,000 here, 4,000 sessions per imap-hibernate process leave room.
+  client_limit = 4000
   unix_listener imap-hibernate {
     mode = 0660
     group = \$default_internal_group
@@ -219,5 +222,5 @@ case "${1:-}" in
   cpu-detail) cpu_detail ;;
   stop) stop ;;
   clean) stop; rm -rf "${BASE:?}" ;;
-  *) sed -n '2,20p' "$0"; exit 64 ;;
+  *) sed -n '2,/^set /{/^#/p}' "$0"; exit 64 ;;
 esac

@@ -13,6 +13,9 @@
 // out, so the "pss" fields are the fairer sum for many processes.
 // --settle SECONDS: wait before the second reading (default 3; longer for
 // Dovecot's imap_hibernate_timeout).
+// Neither RSS nor Pss counts what the kernel keeps per process: "kernel" is the
+// growth of the machine's page tables and kernel stacks (/proc/meminfo
+// PageTables + KernelStack) meanwhile, whoever caused it.
 import net from "node:net";
 import fs from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -49,8 +52,14 @@ function pssKb(pid: string): number {
   return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
 }
 
+/** PageTables + KernelStack of the whole machine, kB. */
+function kernelKb(): number {
+  const info = fs.readFileSync("/proc/meminfo", "utf8");
+  return ["PageTables", "KernelStack"].reduce((sum, key) => sum + Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(info)?.[1] ?? 0), 0);
+}
+
 /** RSS and Pss of --pid, or summed over the pids --pids-command prints (a process gone meanwhile counts 0). */
-function memory(): { processes: number; rss: number; pss: number } {
+function memory(): { processes: number; rss: number; pss: number; kernel: number } {
   const pids = values["pids-command"]
     ? [...new Set(execFileSync("sh", ["-c", values["pids-command"]], { encoding: "utf8" }).split(/\s+/).filter((p) => /^\d+$/.test(p)))]
     : [values.pid!];
@@ -61,7 +70,7 @@ function memory(): { processes: number; rss: number; pss: number } {
       rss += r; pss += p; processes++;
     } catch { /* exited between listing and reading */ }
   }
-  return { processes, rss, pss };
+  return { processes, rss, pss, kernel: kernelKb() };
 }
 
 /** One client: LOGIN, SELECT INBOX, IDLE; resolves when the server says "+ idling" (any continuation). */
@@ -116,5 +125,6 @@ console.log(JSON.stringify({
   perConnectionKb: +((after.rss - before.rss) / sockets.length).toFixed(1),
   pssBeforeMb: mb(before.pss), pssAfterMb: mb(after.pss), pssPerConnectionKb: +((after.pss - before.pss) / sockets.length).toFixed(1),
   processesBefore: before.processes, processesAfter: after.processes,
+  kernelPerConnectionKb: +((after.kernel - before.kernel) / sockets.length).toFixed(1),
 }));
 for (const s of sockets) s.destroy();

@@ -104,7 +104,7 @@ tck=$(getconf CLK_TCK)
 
 bench_machine >"$OUT/machine.txt"; echo "== machine: $(cat "$OUT/machine.txt")"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== imaptest ${ARGS[*]} users=$USERS (mbox $OUT/stress.mbox)"
+if [ "$STRESS" = 1 ]; then echo "== imaptest ${ARGS[*]} users=$USERS (mbox $OUT/stress.mbox)"; fi
 npx tsc -p . >/dev/null || true   # others' files may have type errors; the JS is emitted anyway
 
 dovecot_env() {   # the settings of a Dovecot variant, for env(1)
@@ -241,18 +241,18 @@ summary() {
     echo
     echo "$(cat "$OUT/machine.txt"); idle clients spread over $IDLE_USERS users, each: LOGIN, SELECT INBOX, IDLE"
     echo
-    echo "| server | configuration | connections in IDLE | memory before | memory after | per connection | processes after | set-up time |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| server | configuration | connections in IDLE | memory before | memory after | per connection | + kernel (page tables, stacks) | processes after | set-up time |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for f in "$OUT"/*.idle-*.json; do
       [ -s "$f" ] || continue
       local label=${f##*.idle-}; label=${label%.json}; s=${f##*/}; s=${s%%.*}
       tail -1 "$f" | node -e '
         const [s, label] = process.argv.slice(1);
-        let r; try { r = JSON.parse(require("fs").readFileSync(0, "utf8")); } catch { console.log(`| ${s} | ${label} | failed | | | | | |`); process.exit(0); }
+        let r; try { r = JSON.parse(require("fs").readFileSync(0, "utf8")); } catch { console.log(`| ${s} | ${label} | failed | | | | | | |`); process.exit(0); }
         const many = r.processesAfter > 1;
         const mem = (rss, pss) => many ? `${rss} MB RSS, ${pss} MB Pss` : `${rss} MB`;
         const per = many ? `${r.perConnectionKb} KB RSS, **${r.pssPerConnectionKb} KB Pss**` : `**${r.perConnectionKb} KB**`;
-        console.log(`| ${s} | ${label} | ${r.connections} | ${mem(r.rssBeforeMb, r.pssBeforeMb)} | ${mem(r.rssAfterMb, r.pssAfterMb)} | ${per} | ${r.processesAfter} | ${r.setupSeconds} s |`);
+        console.log(`| ${s} | ${label} | ${r.connections} | ${mem(r.rssBeforeMb, r.pssBeforeMb)} | ${mem(r.rssAfterMb, r.pssAfterMb)} | ${per} | ${r.kernelPerConnectionKb ?? "–"} KB | ${r.processesAfter} | ${r.setupSeconds} s |`);
       ' "$s" "$label"
     done
   fi
