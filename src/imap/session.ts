@@ -17,8 +17,6 @@ import type { Logger } from "../log/logger.js";
 import type { MailboxChange, MessageRecord, Stores, UserRecord } from "../store/interfaces.js";
 import type { SearchScope } from "./search.js";
 import { refreshContext, removalsBeforeExpunge, type SearchContext } from "./search-context.js";
-import type { Authenticator } from "../directory/auth.js";
-import type { NetworkList } from "../net/cidr.js";
 import { unmapIPv4 } from "../net/cidr.js";
 import { upgradeToTls } from "../net/tls.js";
 import { Mailstore } from "../mailstore/mailstore.js";
@@ -26,15 +24,10 @@ import { CommandReader, type ReaderEvent, type Token } from "./reader.js";
 import { SelectedMailbox } from "./selected.js";
 import { toWire } from "./quote.js";
 import { COMMANDS, type ImapCommand, type SessionState } from "./commands/index.js";
+import type { MailAccessContext } from "../net/session-context.js";
 
-export interface ImapContext {
-  config: Config;
-  log: Logger;
-  stores: Stores;
-  auth: Authenticator;
-  plaintextNetworks: NetworkList;
-  secureContext: tls.SecureContext;
-  listener: string;
+/** IMAP needs what POP3 needs, plus the per-user session count. */
+export interface ImapContext extends MailAccessContext {
   /** Sessions per user, shared by the listeners (imap.max_connections_per_user). */
   userSessions: Map<number, number>;
 }

@@ -10,28 +10,18 @@
 import net from "node:net";
 import tls from "node:tls";
 import { randomBytes } from "node:crypto";
-import type { Config } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
-import type { Stores, UserRecord } from "../store/interfaces.js";
-import type { Authenticator } from "../directory/auth.js";
+import type { UserRecord } from "../store/interfaces.js";
 import { SASL_MECHANISMS, startSasl, type SaslExchange, type SaslStep } from "../directory/sasl.js";
-import type { NetworkList } from "../net/cidr.js";
 import { unmapIPv4 } from "../net/cidr.js";
 import { Mailstore } from "../mailstore/mailstore.js";
 import { upgradeToTls } from "../net/tls.js";
 import { Maildrop } from "./maildrop.js";
 import { DotStuffer } from "../net/dot-stuffing.js";
 import { parsePop3Command } from "./command.js";
+import type { MailAccessContext } from "../net/session-context.js";
 
-export interface Pop3Context {
-  config: Config;
-  log: Logger;
-  stores: Stores;
-  auth: Authenticator;
-  plaintextNetworks: NetworkList;
-  secureContext: tls.SecureContext;
-  listener: string;
-}
+export type Pop3Context = MailAccessContext;
 
 /** RFC 2449 §4: 255 octets for a command line; a little more for long SASL responses. */
 const MAX_LINE = 4096;
