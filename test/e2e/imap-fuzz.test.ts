@@ -13,6 +13,7 @@ import net from "node:net";
 import fc from "fast-check";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { connectImap } from "../helpers/imap-client.js";
+import { writeInPieces } from "../helpers/pieces.js";
 
 const RUNS = 150;
 
@@ -103,14 +104,7 @@ function exchange(payload: Buffer, cuts: number[]): Promise<Buffer> {
     });
     socket.once("connect", async () => {
       try {
-        const points = [...new Set(cuts.map((c) => c % (payload.length + 1)))].sort((a, b) => a - b);
-        let start = 0;
-        for (const point of [...points, payload.length]) {
-          if (point <= start) continue;
-          if (socket.destroyed) return;
-          await new Promise<void>((done) => socket.write(payload.subarray(start, point), () => done()));
-          start = point;
-        }
+        if (!(await writeInPieces(socket, payload, cuts))) return;
         socket.write("zz LOGOUT\r\n");
         done = true;
         quiet();

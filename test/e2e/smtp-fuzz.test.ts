@@ -12,6 +12,7 @@ import net from "node:net";
 import fc from "fast-check";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { connect } from "../helpers/smtp-client.js";
+import { writeInPieces } from "../helpers/pieces.js";
 
 const RUNS = 300;
 const KNOWN_CODES = new Set([214, 220, 221, 250, 251, 252, 253, 354, 421, 450, 451, 452, 458, 459, 500, 501, 502, 503, 504, 550, 551, 552, 553, 554, 555]);
@@ -135,15 +136,7 @@ function exchange(payload: Buffer, cuts: number[]): Promise<Buffer> {
       resolve(Buffer.concat(received));
     });
     socket.once("connect", async () => {
-      const points = [...new Set(cuts.map((c) => c % (payload.length + 1)))].sort((a, b) => a - b);
-      let start = 0;
-      for (const point of [...points, payload.length]) {
-        if (point <= start) continue;
-        if (socket.destroyed) return;
-        await new Promise<void>((done) => socket.write(payload.subarray(start, point), () => done()));
-        start = point;
-      }
-      socket.end();
+      if (await writeInPieces(socket, payload, cuts)) socket.end();
     });
   });
 }
