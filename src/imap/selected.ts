@@ -21,6 +21,15 @@ export interface SyncOptions {
   recent: boolean;
   /** Lines to send before the EXPUNGEs of these UIDs, while their numbers are still valid (CONTEXT=SEARCH REMOVEFROM). */
   beforeExpunge?: (uids: number[]) => string[];
+  /** Flag changes may be announced now (default true); held back when NOTIFY did not ask for FlagChange (RFC 5465 §5.1). */
+  flagUpdates?: boolean;
+}
+
+export interface SyncResult {
+  /** The untagged responses to send now. */
+  lines: string[];
+  /** UIDs announced by this sync's EXISTS. */
+  fresh: number[];
 }
 
 export class SelectedMailbox {
@@ -35,6 +44,8 @@ export class SelectedMailbox {
   private readonly recent = new Set<number>();
   /** Keywords the client was told of in FLAGS (RFC 9051 §7.3.5: a keyword is announced before it is used). */
   private readonly keywords = new Set<string>();
+  /** Flag changes taken in but not yet told (a sync with flagUpdates false). */
+  private readonly heldFlags = new Set<number>();
 
   private constructor(private readonly stores: Stores, public box: MailboxRecord, readonly readOnly: boolean) {}
 
@@ -140,12 +151,13 @@ export class SelectedMailbox {
       this.records.delete(uid);
       this.pendingExpunge.delete(uid);
       this.recent.delete(uid);
+      this.heldFlags.delete(uid);
     }
     return seqs;
   }
 
   /** Catches up with the store: the untagged responses to send now. */
-  async sync(opts: SyncOptions): Promise<string[]> {
+  async sync(opts: SyncOptions): Promise<SyncResult> {
     const lines: string[] = [];
     const [changed, vanished] = await Promise.all([
       this.stores.mailboxes.changedSince(this.box.id, this.seen),
@@ -180,6 +192,15 @@ export class SelectedMailbox {
       if (opts.qresync) lines.push(`* VANISHED ${formatSequenceSet(gone)}`);
       else lines.push(...seqs.map((seq) => `* ${seq} EXPUNGE`));
     }
+    if (opts.flagUpdates === false) {
+      for (const m of updated) this.heldFlags.add(m.uid);
+      updated.length = 0;
+    } else if (this.heldFlags.size > 0) {
+      const told = new Set(updated.map((m) => m.uid));
+      for (const uid of this.heldFlags) if (!told.has(uid) && !this.pendingExpunge.has(uid)) updated.push(this.records.get(uid)!);
+      this.heldFlags.clear();
+      updated.sort((a, b) => a.uid - b.uid);
+    }
     lines.push(...this.announceKeywords([...updated, ...fresh].flatMap((m) => m.flags)));
     for (const m of updated) if (this.seqOf(m.uid) > 0) lines.push(this.flagsLine(m, opts));
     if (fresh.length > 0) {
@@ -192,7 +213,7 @@ export class SelectedMailbox {
       lines.push(`* ${this.uids.length} EXISTS`);
       if (opts.recent) lines.push(`* ${this.recent.size} RECENT`);
     }
-    return lines;
+    return { lines, fresh: fresh.map((m) => m.uid) };
   }
 
   flagsLine(m: MessageRecord, opts: { condstore: boolean; recent: boolean }): string {

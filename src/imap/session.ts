@@ -5,6 +5,9 @@
 // command lives in imap/commands/ and declares the states it is allowed in.
 // After every command the selected mailbox catches up with other sessions'
 // changes (never with expunges after FETCH, STORE or SEARCH, §7.4.1).
+// With NOTIFY (RFC 5465) changes are also told between commands: the
+// selected mailbox as the SELECTED / SELECTED-DELAYED group asks, other
+// mailboxes by notify.ts; IDLE then tells exactly what NOTIFY asked (§4).
 // SECURITY: everything from the socket is attacker-controlled; the reader
 // bounds every buffer; passwords only over TLS or from
 // auth.plaintext_networks (LOGINDISABLED otherwise); a session sees only its
@@ -24,6 +27,9 @@ import { CommandReader, type ReaderEvent, type Token } from "./reader.js";
 import { SelectedMailbox } from "./selected.js";
 import { toWire } from "./quote.js";
 import { COMMANDS, type ImapCommand, type SessionState } from "./commands/index.js";
+import { writeFetchResponses } from "./commands/fetch.js";
+import { Notifier } from "./notify.js";
+import type { NotifySpec } from "./notify-parse.js";
 import type { MailAccessContext } from "../net/session-context.js";
 
 /** IMAP needs what POP3 needs, plus the per-user session count. */
@@ -55,10 +61,16 @@ export class ImapSession {
   savedSearch: number[] = [];
   /** CONTEXT=SEARCH: searches kept up to date (RETURN (UPDATE)), by tag. */
   readonly searchContexts = new Map<string, SearchContext>();
+  /** What NOTIFY asked for (RFC 5465); undefined before the first NOTIFY. */
+  notifier: Notifier | undefined;
   onClosed: (() => void) | undefined;
 
   private readonly reader: CommandReader;
-  private queue: ReaderEvent[] = [];
+  /** Input events, and "notify": changes to tell between commands (NOTIFY). */
+  private queue: (ReaderEvent | { kind: "notify" })[] = [];
+  private notifyQueued = false;
+  /** Wakes the IDLE loop when something it tells has changed. */
+  private idleWake: (() => void) | undefined;
   private busy = false;
   private closed = false;
   private errors = 0;
@@ -75,7 +87,7 @@ export class ImapSession {
     this.secure = socket instanceof tls.TLSSocket;
     this.client = unmapIPv4(socket.remoteAddress ?? "unknown");
     this.log = ctx.log.child({ sid: this.id, protocol: "imap" });
-    this.mailstore = new Mailstore(ctx.stores);
+    this.mailstore = new Mailstore(ctx.stores, this.id);
     // Before login no literal may be large (APPEND needs a login): a LITERAL+ message is read before it can be refused.
     this.reader = new CommandReader({ maxLineLength: ctx.config.imap.max_line_length, maxLiteralSize: PREAUTH_LITERAL });
   }
@@ -153,6 +165,7 @@ export class ImapSession {
       ...caps, "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
       "STATUS=SIZE", `APPENDLIMIT=${this.config.imap.max_message_size}`, "MULTIAPPEND", "CATENATE", "UTF8=ACCEPT", "BINARY",
       "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+      "NOTIFY",
     ];
   }
 
@@ -245,8 +258,11 @@ export class ImapSession {
     }
   }
 
-  private async handle(event: ReaderEvent): Promise<void> {
+  private async handle(event: ReaderEvent | { kind: "notify" }): Promise<void> {
     switch (event.kind) {
+      case "notify":
+        this.notifyQueued = false;
+        return this.tellChanges();
       case "continue":
         if (event.size > this.config.imap.max_message_size) {
           this.no(event.tag, `Literal too large (APPENDLIMIT is ${this.config.imap.max_message_size})`, "TOOBIG");
@@ -291,19 +307,80 @@ export class ImapSession {
     }
     if (this.closed) return;
     if (this.selected) await this.announce(!NO_EXPUNGE.has(cmd.name));
+    await this.tellOtherMailboxes();
     this.flushCompletion();
     // resume(id) lifts only the pause this command caused: a NOOP pipelined before STARTTLS must not un-pause it.
     if (handler.resumesReader !== false) this.enqueue(this.reader.resume(cmd.id));
   }
 
-  /** Sends what changed in the selected mailbox since the client last heard. */
-  async announce(allowExpunge: boolean): Promise<void> {
-    if (!this.selected) return;
-    const lines = await this.selected.sync({
-      allowExpunge, condstore: this.condstore, qresync: this.qresync, recent: !this.rev2, beforeExpunge: (uids) => this.beforeExpunge(uids),
+  /**
+   * Sends what changed in the selected mailbox since the client last heard;
+   * with NOTIFY's MessageNew fetch attributes, a FETCH of each new message
+   * after the EXISTS (RFC 5465 §5.2), but not of those this session made.
+   */
+  async announce(allowExpunge: boolean, flagUpdates = true): Promise<void> {
+    const view = this.selected;
+    if (!view) return;
+    const { lines, fresh } = await view.sync({
+      allowExpunge, flagUpdates, condstore: this.condstore, qresync: this.qresync, recent: !this.rev2, beforeExpunge: (uids) => this.beforeExpunge(uids),
     });
     for (const line of lines) this.write(`${line}\r\n`);
+    const fetch = this.notifier?.selectedGroup?.fetch;
+    if (fetch && fresh.length > 0) {
+      const own = this.notifier!.ownNew;
+      const others = fresh.filter((uid) => !own.has(uid));
+      for (const uid of fresh) own.delete(uid);
+      if (others.length > 0) await writeFetchResponses(this, others, fetch);
+    }
     for (const ctx of this.searchContexts.values()) for (const line of await refreshContext(this, ctx)) this.write(`${line}\r\n`);
+  }
+
+  /** NOTIFY: what changed in other mailboxes (STATUS, LIST), and NOTIFICATIONOVERFLOW when too much piled up. */
+  private async tellOtherMailboxes(): Promise<void> {
+    const notifier = this.notifier;
+    if (!notifier) return;
+    if (notifier.overflow) {
+      this.setNotifier(null);
+      this.untagged("OK [NOTIFICATIONOVERFLOW] Too many changes; notifications are off (as after NOTIFY NONE)");
+      return;
+    }
+    for (const line of await notifier.flush()) this.write(`${line}\r\n`);
+  }
+
+  /**
+   * NOTIFY, between commands and in IDLE: the selected mailbox as the SELECTED
+   * group asks (SELECTED-DELAYED: expunges wait for a command that may carry
+   * them, §6.1.2), then the other mailboxes.
+   */
+  private async tellChanges(): Promise<void> {
+    const notifier = this.notifier;
+    if (!notifier) return;
+    const group = notifier.selectedGroup;
+    if (this.selected && group?.events.has("MessageNew")) {
+      await this.announce(group.filter.kind === "SELECTED" || this.idleWake !== undefined, group.events.has("FlagChange"));
+    }
+    await this.tellOtherMailboxes();
+  }
+
+  /** Replaces what NOTIFY asked for; NOTIFY NONE is a notifier without event groups. */
+  setNotifier(spec: NotifySpec | null): Notifier {
+    return (this.notifier = new Notifier(this, spec ?? { status: false, groups: [] }));
+  }
+
+  /** A change to one of the user's mailboxes, heard on the change bus. */
+  private heard(change: MailboxChange): void {
+    if (this.closed) return;
+    if (this.notifier) {
+      if (!this.notifier.hear(change)) return;
+      if (this.idleWake) this.idleWake();
+      else if (!this.notifyQueued) {
+        this.notifyQueued = true;
+        this.queue.push({ kind: "notify" });
+        if (!this.busy) void this.pump();
+      }
+    } else if (this.idleWake && this.selected && change.mailboxId === this.selected.box.id) {
+      this.idleWake();
+    }
   }
 
   /** What must go out before these UIDs' EXPUNGE responses (CONTEXT=SEARCH removals). */
@@ -341,29 +418,23 @@ export class ImapSession {
     this.idle = { tag, wake };
     this.enqueue(this.reader.expectDone());
     let changed: () => void = () => {};
-    const stopWatching = this.watch(() => changed());
+    this.idleWake = () => changed();
     try {
       while (!done && !this.closed) {
         const next = new Promise<void>((resolve) => (changed = resolve));
-        await this.announce(true);
+        // With NOTIFY, IDLE tells exactly what NOTIFY asked for (RFC 5465 §4).
+        if (this.notifier) await this.tellChanges();
+        else await this.announce(true);
         await Promise.race([next, finished]);
       }
     } finally {
-      stopWatching();
+      this.idleWake = undefined;
       this.idle = undefined;
     }
     if (this.closed) return;
     if (failure) this.bad(tag, failure);
     else this.ok(tag, "IDLE terminated");
     // The updates of the IDLE period went out as they came; nothing waits behind DONE.
-  }
-
-  /** Calls back on changes to this user's mailboxes; returns the way to stop. */
-  private watch(listener: (change: MailboxChange) => void): () => void {
-    if (!this.user) return () => {};
-    return this.stores.changes.subscribe(this.user.id, (change) => {
-      if (!this.selected || change.mailboxId === this.selected.box.id) listener(change);
-    });
   }
 
   /** STARTTLS (RFC 9051 §6.2.1): input pipelined behind it is dropped. */
@@ -391,13 +462,14 @@ export class ImapSession {
     this.user = user;
     this.reader.setLimits({ maxLiteralSize: this.config.imap.max_message_size });
     this.state = "auth";
-    this.unsubscribe = this.watch(() => {});
+    this.unsubscribe = this.stores.changes.subscribe(user.id, (change) => this.heard(change));
     return true;
   }
 
   async select(name: string, readOnly: boolean): Promise<SelectedMailbox | undefined> {
     this.selected = undefined;
     this.searchContexts.clear();
+    this.notifier?.ownNew.clear();
     this.state = "auth";
     const box = await this.mailstore.mailbox(this.user!.id, name);
     if (!box) return undefined;
@@ -409,6 +481,7 @@ export class ImapSession {
   unselect(): void {
     this.selected = undefined;
     this.searchContexts.clear();
+    this.notifier?.ownNew.clear();
     this.state = "auth";
   }
 

@@ -21,7 +21,8 @@ export interface NewMessage {
 }
 
 export class Mailstore {
-  constructor(private readonly stores: Stores) {}
+  /** `origin`: the session using this mailstore, named in every change it publishes. */
+  constructor(private readonly stores: Stores, private readonly origin?: string) {}
 
   async mailbox(userId: number, name: string): Promise<MailboxRecord | undefined> {
     // INBOX is case-insensitive (RFC 3501 §5.1); other names are exact.
@@ -31,13 +32,9 @@ export class Mailstore {
   /** Creates NAME and any missing parents (RFC 3501 §6.3.3). */
   async create(userId: number, name: string, specialUse: string | null = null): Promise<MailboxResult<MailboxRecord>> {
     if (name.toUpperCase() === "INBOX" || (await this.mailbox(userId, name))) return { ok: false, code: "ALREADYEXISTS", text: "Mailbox already exists" };
-    const parts = name.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join("/");
-      if (!(await this.mailbox(userId, parent))) await this.stores.mailboxes.createMailbox(userId, parent);
-    }
+    await this.createParents(userId, name);
     const created = await this.stores.mailboxes.createMailbox(userId, name, specialUse);
-    this.publishMailboxes(userId);
+    this.publishMailbox(userId, { name });
     return { ok: true, value: created };
   }
 
@@ -50,7 +47,7 @@ export class Mailstore {
     if (all.some((m) => m.name.startsWith(`${box.name}/`))) return { ok: false, code: "HASCHILDREN", text: "Mailbox has children, delete them first" };
     const { orphanBlobs } = await this.stores.mailboxes.deleteMailbox(box.id);
     await this.removeBlobs(orphanBlobs);
-    this.publishMailboxes(userId);
+    this.publishMailbox(userId, { name: box.name, deleted: true });
     return { ok: true, value: undefined };
   }
 
@@ -63,11 +60,7 @@ export class Mailstore {
     if (!source) return { ok: false, code: "NONEXISTENT", text: "Mailbox does not exist" };
     if (to.toUpperCase() === "INBOX" || (await this.mailbox(userId, to))) return { ok: false, code: "ALREADYEXISTS", text: "Target mailbox already exists" };
     if (to.startsWith(`${source.name}/`)) return { ok: false, code: "CANNOT", text: "Cannot rename a mailbox into itself" };
-    const parents = to.split("/");
-    for (let i = 1; i < parents.length; i++) {
-      const parent = parents.slice(0, i).join("/");
-      if (!(await this.mailbox(userId, parent))) await this.stores.mailboxes.createMailbox(userId, parent);
-    }
+    await this.createParents(userId, to);
     if (source.name === "INBOX") {
       const target = await this.stores.mailboxes.createMailbox(userId, to);
       const uids = (await this.stores.mailboxes.listMessages(source.id)).map((m) => m.uid);
@@ -76,24 +69,42 @@ export class Mailstore {
       const result = await this.stores.mailboxes.renameMailbox(userId, source.name, to);
       if (!result.ok) return { ok: false, code: result.reason === "missing" ? "NONEXISTENT" : "ALREADYEXISTS", text: "Rename failed" };
     }
-    this.publishMailboxes(userId);
+    // Children move with their parent and are not told of one by one (RFC 5465 §5.4).
+    this.publishMailbox(userId, { name: to, oldName: source.name });
     return { ok: true, value: undefined };
+  }
+
+  /** SUBSCRIBE / UNSUBSCRIBE: a name, whether or not such a mailbox exists (RFC 9051 §6.3.7). */
+  async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    await this.stores.mailboxes.setSubscribed(userId, name, subscribed);
+    this.stores.changes.publish({ userId, mailboxId: 0, kind: "subscription", uids: [], modseq: 0, name, origin: this.origin });
+  }
+
+  /** The missing parents of NAME, each created and published. */
+  private async createParents(userId: number, name: string): Promise<void> {
+    const levels = name.split("/");
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join("/");
+      if (await this.mailbox(userId, parent)) continue;
+      await this.stores.mailboxes.createMailbox(userId, parent);
+      this.publishMailbox(userId, { name: parent });
+    }
   }
 
   /** COPY / MOVE (RFC 6851): UID pairs for COPYUID, changes published to both mailboxes. */
   async copy(from: MailboxRecord, uids: number[], to: MailboxRecord, opts: { move?: boolean } = {}): Promise<CopyResult> {
     const result = await this.stores.mailboxes.copyMessages(from.id, uids, to.id, opts);
     if (result.copies.length > 0) {
-      this.stores.changes.publish({ userId: to.userId, mailboxId: to.id, kind: "append", uids: result.copies.map((c) => c.uid), modseq: result.copies[result.copies.length - 1].modseq });
+      this.stores.changes.publish({ userId: to.userId, mailboxId: to.id, kind: "append", uids: result.copies.map((c) => c.uid), modseq: result.copies[result.copies.length - 1].modseq, origin: this.origin });
     }
-    if (result.expunged.length > 0) this.stores.changes.publish({ userId: from.userId, mailboxId: from.id, kind: "expunge", uids: result.expunged, modseq: 0 });
+    if (result.expunged.length > 0) this.stores.changes.publish({ userId: from.userId, mailboxId: from.id, kind: "expunge", uids: result.expunged, modseq: 0, origin: this.origin });
     return result;
   }
 
   async updateFlags(box: MailboxRecord, uids: number[], change: FlagChange): Promise<{ changed: MessageRecord[]; failed: number[] }> {
     const result = await this.stores.mailboxes.updateFlags(box.id, uids, change);
     if (result.changed.length > 0) {
-      this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "flags", uids: result.changed.map((m) => m.uid), modseq: Math.max(...result.changed.map((m) => m.modseq)) });
+      this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "flags", uids: result.changed.map((m) => m.uid), modseq: Math.max(...result.changed.map((m) => m.modseq)), origin: this.origin });
     }
     return result;
   }
@@ -102,12 +113,12 @@ export class Mailstore {
     if (uids.length === 0) return [];
     const { expunged, orphanBlobs } = await this.stores.mailboxes.expunge(box.id, uids);
     await this.removeBlobs(orphanBlobs);
-    if (expunged.length > 0) this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "expunge", uids: expunged, modseq: 0 });
+    if (expunged.length > 0) this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "expunge", uids: expunged, modseq: 0, origin: this.origin });
     return expunged;
   }
 
-  private publishMailboxes(userId: number): void {
-    this.stores.changes.publish({ userId, mailboxId: 0, kind: "mailboxes", uids: [], modseq: 0 });
+  private publishMailbox(userId: number, what: { name: string; oldName?: string; deleted?: boolean }): void {
+    this.stores.changes.publish({ userId, mailboxId: 0, kind: "mailboxes", uids: [], modseq: 0, ...what, origin: this.origin });
   }
 
   private async removeBlobs(ids: string[]): Promise<void> {
@@ -160,7 +171,7 @@ export class Mailstore {
         })),
       );
       if (records.length > 0) {
-        this.stores.changes.publish({ userId: mailbox.userId, mailboxId: mailbox.id, kind: "append", uids: records.map((r) => r.uid), modseq: records[records.length - 1].modseq });
+        this.stores.changes.publish({ userId: mailbox.userId, mailboxId: mailbox.id, kind: "append", uids: records.map((r) => r.uid), modseq: records[records.length - 1].modseq, origin: this.origin });
       }
       return records;
     } catch (err) {

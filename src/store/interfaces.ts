@@ -354,10 +354,20 @@ export interface CounterStore {
 
 export interface MailboxChange {
   userId: number;
+  /** 0 for "mailboxes" and "subscription". */
   mailboxId: number;
-  kind: "append" | "flags" | "expunge" | "mailboxes";
+  /** "mailboxes": a mailbox was created, deleted or renamed; "subscription": a name was (un)subscribed. */
+  kind: "append" | "flags" | "expunge" | "mailboxes" | "subscription";
   uids: number[];
   modseq: number;
+  /** "mailboxes" and "subscription": the name (the new one after a rename). */
+  name?: string;
+  /** "mailboxes": the name before a rename. */
+  oldName?: string;
+  /** "mailboxes": the mailbox was deleted. */
+  deleted?: boolean;
+  /** The session whose command made the change (an IMAP session id), so it can leave out its own news (RFC 5465 §5). */
+  origin?: string;
 }
 
 /** Pushes mailbox changes to every session that watches the user. */

@@ -60,11 +60,23 @@ async function fetch(s: ImapSession, tag: string, args: FetchArgs & { set: Seque
     const asked = set.kind === "set" ? filter(gone, set.ranges) : gone.filter((uid) => saved.has(uid));
     if (asked.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(asked)}`);
   }
+  const { unknownCte } = await writeFetchResponses(s, target.value, items, changedSince);
+  if (unknownCte) return s.no(tag, "Cannot decode this content transfer encoding", "UNKNOWN-CTE");
+  s.ok(tag, "FETCH completed");
+}
+
+/**
+ * The FETCH responses for these UIDs of the selected mailbox, written as
+ * they are made (FETCH, UID FETCH, and NOTIFY's MessageNew with fetch
+ * attributes, RFC 5465 §5.2). Messages expunged elsewhere are left out.
+ */
+export async function writeFetchResponses(s: ImapSession, uids: readonly number[], items: readonly FetchItem[], changedSince?: number): Promise<{ unknownCte: boolean }> {
+  const view = s.selected!;
   const marksSeen = !view.readOnly && items.some((i) => (i.kind === "section" || i.kind === "binary") ? !i.peek : i.kind === "RFC822" || i.kind === "RFC822.TEXT");
   const needsContent = items.some((i) => NEEDS_CONTENT.has(i.kind));
   const utf8 = { utf8: s.utf8 };
   let unknownCte = false;
-  for (const uid of target.value) {
+  for (const uid of uids) {
     if (view.isGone(uid)) continue; // RFC 2180 §4.1.1: an expunged message is simply left out
     let m = view.message(uid)!;
     if (changedSince !== undefined && m.modseq <= changedSince) continue;
@@ -100,8 +112,7 @@ async function fetch(s: ImapSession, tag: string, args: FetchArgs & { set: Seque
     if (s.condstore && flagsChanged && !listed.has("MODSEQ")) add("MODSEQ", `(${m.modseq})`);
     s.write(Buffer.concat([toWire(`* ${view.seqOf(uid)} FETCH (`), ...pieces, toWire(")\r\n")]));
   }
-  if (unknownCte) return s.no(tag, "Cannot decode this content transfer encoding", "UNKNOWN-CTE");
-  s.ok(tag, "FETCH completed");
+  return { unknownCte };
 }
 
 function renderItem(item: FetchItem, m: MessageRecord, content: Loaded | undefined, opts: { utf8: boolean }, flags: string): string | Buffer[] | "unknown-cte" {

@@ -13,6 +13,7 @@ import { selectCommands } from "./select.js";
 import { appendCommands } from "./append.js";
 import { messageCommands } from "./messages.js";
 import { sortCommands } from "./sort.js";
+import { notifyCommands } from "./notify.js";
 
 export type SessionState = "notauth" | "auth" | "selected";
 
@@ -40,4 +41,5 @@ export const COMMANDS = new Map<string, CommandHandler>([
   ...appendCommands,
   ...messageCommands,
   ...sortCommands,
+  ...notifyCommands,
 ]);

@@ -7,7 +7,7 @@
 // separator. Arguments, mailbox names and LIST patterns come from args.ts.
 import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
-import type { MailboxRecord } from "../../store/interfaces.js";
+import type { MailboxRecord, MailboxStatus } from "../../store/interfaces.js";
 import {
   combineListReference, compileListPattern, parseCreate, parseGetQuota, parseList, parseLsub, parseMailboxOnly, parseRename,
   parseSetQuota, parseStatus, type ListArgs, type StatusItem,
@@ -17,16 +17,25 @@ import { withArgs, withoutArgs } from "./reply.js";
 
 const AUTH = ["auth", "selected"] as const;
 /** The special uses a mailbox can have here (RFC 6154 §2; \Important of RFC 8457 is not kept). */
-const SPECIAL_USES = new Set(["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"]);
+export const SPECIAL_USES = new Set(["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"]);
 
-async function statusLine(s: ImapSession, box: MailboxRecord, items: readonly StatusItem[]): Promise<string> {
-  const st = await s.stores.mailboxes.mailboxStatus(box.id);
-  const values: Record<StatusItem, number> = {
+/** The value of each STATUS item (RFC 9051 §6.3.11). */
+export function statusValues(s: ImapSession, st: MailboxStatus): Record<StatusItem, number> {
+  return {
     MESSAGES: st.messages, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen, DELETED: st.deleted, SIZE: st.size, RECENT: st.recent,
     HIGHESTMODSEQ: st.highestModseq, APPENDLIMIT: s.config.imap.max_message_size,
   };
+}
+
+/** "STATUS name (ITEM value ...)", without the "* ". */
+export function statusResponse(s: ImapSession, name: string, values: Record<StatusItem, number>, items: readonly StatusItem[]): string {
+  return `STATUS ${imapMailbox(name, s.utf8)} (${items.map((i) => `${i} ${values[i]}`).join(" ")})`;
+}
+
+async function statusLine(s: ImapSession, box: MailboxRecord, items: readonly StatusItem[]): Promise<string> {
+  const st = await s.stores.mailboxes.mailboxStatus(box.id);
   if (items.includes("HIGHESTMODSEQ")) s.useCondstore();
-  return `STATUS ${imapMailbox(box.name, s.utf8)} (${items.map((i) => `${i} ${values[i]}`).join(" ")})`;
+  return statusResponse(s, box.name, statusValues(s, st), items);
 }
 
 /** LSUB reference pattern (RFC 3501 §6.3.9) is LIST (SUBSCRIBED) reference pattern, answered with LSUB lines. */
@@ -124,7 +133,7 @@ export const mailboxCommands: [string, CommandHandler][] = [
     s.ok(tag, "RENAME completed");
   })],
   ...(["SUBSCRIBE", "UNSUBSCRIBE"] as const).map((verb): [string, CommandHandler] => [verb, withArgs(AUTH, mailboxArg, async (s, tag, name) => {
-    await s.stores.mailboxes.setSubscribed(s.user!.id, name, verb === "SUBSCRIBE");
+    await s.mailstore.setSubscribed(s.user!.id, name, verb === "SUBSCRIBE");
     s.ok(tag, `${verb} completed`);
   })]),
   ["LIST", withArgs(AUTH, (cmd, s) => parseList(cmd.args, s.utf8), (s, tag, args) => listMailboxes(s, tag, args, "LIST"))],
