@@ -11,6 +11,7 @@ import { ImapFlow } from "imapflow";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { corpusFiles, normaliseCrlf } from "../helpers/corpus.js";
 import { loginImap, type RawImap } from "../helpers/imap-client.js";
+import { sendMessages } from "../helpers/submit.js";
 
 let server: PetrelServer;
 let port: number;
@@ -104,6 +105,20 @@ describe("IMAP FETCH", () => {
     assert.match(structure.untagged[0], /^\* 1 FETCH \(BODYSTRUCTURE \(\("text" "plain" \("charset" "utf-8"\) NIL NIL "quoted-printable" \d+ \d+ NIL NIL NIL NIL\)\("application" "octet-stream" \("name" "a\.bin"\) NIL NIL "base64" 8 NIL NIL NIL NIL\) "mixed" \("boundary" "b1"\) NIL NIL NIL\)\)$/);
     assert.match((await c.command("FETCH 1 (BODY[9])")).status, /^OK/);
     assert.match((await c.command("FETCH 1 (BODY[HEADER.FIELDS ()])")).status, /^BAD/);
+    c.close();
+  });
+
+  it("a NUL that came in by SMTP: BODY[] and RFC822 show it as 0x80 in a plain literal, BINARY[] as NUL in literal8", async () => {
+    await sendMessages(server, { from: "x@elsewhere.test", to: ["alice@example.test"], body: "Subject: nul inside\r\n\r\nbefore\0after\r\n" });
+    await server.waitForLog((e) => e.msg === "delivered" && e.to === "alice@example.test");
+    const c = await login("alice@example.test");
+    await c.command("EXAMINE INBOX");
+    const search = await c.command("UID SEARCH SUBJECT \"nul inside\"");
+    const uid = /^\* SEARCH (\d+)$/.exec(search.untagged[0])![1];
+    const text = await c.command(`UID FETCH ${uid} (BODY.PEEK[TEXT] BINARY.PEEK[1])`);
+    assert.equal(text.untagged[0].replace(/^\* \d+ /, ""), `FETCH (UID ${uid} BODY[TEXT] {14}\r\nbefore\x80after\r\n BINARY[1] ~{14}\r\nbefore\x00after\r\n)`);
+    const whole = await c.command(`UID FETCH ${uid} (RFC822)`);
+    assert.match(whole.untagged[0], /RFC822 \{\d+\}\r\n[^\x00]*before\x80after\r\n\)$/);
     c.close();
   });
 });

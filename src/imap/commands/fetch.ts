@@ -22,9 +22,21 @@ import { withArgs } from "./reply.js";
 
 const NEEDS_CONTENT = new Set(["RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE", "BODY", "BODYSTRUCTURE", "section", "binary", "binary.size"]);
 
-/** A literal for message bytes: literal8 (~{n}) when they hold a NUL (RFC 3516 §4.2), else {n}. */
-function literal(bytes: Buffer): Buffer[] {
+/** A literal for BINARY data: literal8 (~{n}) when it holds a NUL (RFC 3516 §4.2), else {n}. */
+function binaryLiteral(bytes: Buffer): Buffer[] {
   return [toWire(`${bytes.includes(0) ? "~" : ""}{${bytes.length}}\r\n`), bytes];
+}
+
+/**
+ * A literal for message text (BODY[], RFC822...): a plain literal may not
+ * hold NUL (RFC 9051 §4.3), so a NUL that came in by SMTP goes out as 0x80,
+ * octet for octet, as Dovecot does; only BINARY shows the NUL itself.
+ */
+function literal(bytes: Buffer): Buffer[] {
+  if (!bytes.includes(0)) return [toWire(`{${bytes.length}}\r\n`), bytes];
+  const copy = Buffer.from(bytes);
+  for (let i = copy.indexOf(0); i !== -1; i = copy.indexOf(0, i + 1)) copy[i] = 0x80;
+  return [toWire(`{${copy.length}}\r\n`), copy];
 }
 
 class Loaded {
@@ -147,7 +159,7 @@ function renderItem(item: FetchItem, m: MessageRecord, content: Loaded | undefin
       const bytes = binaryBytes(content!.buf, content!.root, item.part);
       if (bytes === "unknown-cte") return bytes;
       const data = bytes ?? Buffer.alloc(0);
-      return literal(item.partial ? partialBytes(data, item.partial.offset, item.partial.length) : data);
+      return binaryLiteral(item.partial ? partialBytes(data, item.partial.offset, item.partial.length) : data);
     }
     case "binary.size": {
       const bytes = binaryBytes(content!.buf, content!.root, item.part);
