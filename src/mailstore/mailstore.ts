@@ -9,6 +9,16 @@
 // Mailbox names are rows, never paths: no name can reach the file system.
 import { PassThrough, type Readable } from "node:stream";
 import type { CopyResult, FlagChange, MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
+import { parseHeader } from "../mime/header.js";
+
+/** How much of a large message is read to find its header (readHeaderIfPresent). */
+const HEADER_READ = 64 * 1024;
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 /** Why a mailbox operation was refused, as IMAP response codes name it (RFC 5530, RFC 9051 §7.1). */
 export type MailboxRefusal = "NONEXISTENT" | "ALREADYEXISTS" | "HASCHILDREN" | "CANNOT";
@@ -136,6 +146,27 @@ export class Mailstore {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;
     }
+  }
+
+  /**
+   * What ENVELOPE and header fetches need: the header block alone (through
+   * its blank line) when the message is large, so an attachment is not read
+   * for it; the whole message when it is small or its header does not end
+   * within the first HEADER_READ bytes. Undefined when the message is gone
+   * (as readIfPresent).
+   */
+  async readHeaderIfPresent(message: MessageRecord): Promise<Buffer | undefined> {
+    if (message.size <= HEADER_READ) return this.readIfPresent(message);
+    let head: Buffer;
+    try {
+      head = await collect(this.stores.blobs.read(message.blobId, 0, HEADER_READ - message.prefix.length));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    const buf = message.prefix.length === 0 ? head : Buffer.concat([message.prefix, head]);
+    const header = parseHeader(buf);
+    return header.blankLine ? buf.subarray(0, header.headerEnd) : this.readIfPresent(message);
   }
 
   /** The whole message, as RFC822.SIZE counts it. */

@@ -108,6 +108,26 @@ describe("IMAP FETCH", () => {
     c.close();
   });
 
+  it("large messages: ENVELOPE and header sections read from the header alone agree with a whole read; a header longer than the first read still comes whole", async () => {
+    const c = await login("alice@example.test");
+    const body = "x".repeat(98) + "\r\n";
+    const big = `Subject: big one\r\nFrom: Big <big@example.test>\r\nMessage-ID: <big1@example.test>\r\n\r\n${body.repeat(1000)}`;
+    const longHeader = `Subject: long header\r\n${Array.from({ length: 1000 }, (_, i) => `X-Filler-${i}: ${"y".repeat(60)}\r\n`).join("")}\r\n${body.repeat(200)}`;
+    for (const m of [big, longHeader]) assert.match((await c.command(`APPEND INBOX {${m.length}+}\r\n${m}`)).status, /^OK/);
+    await c.command("EXAMINE INBOX");
+    const uids = (await c.command('UID SEARCH OR SUBJECT "big one" SUBJECT "long header"')).untagged[0].split(" ").slice(2);
+    assert.equal(uids.length, 2);
+    for (const [uid, m] of uids.map((u, i) => [u, [big, longHeader][i]] as const)) {
+      const header = m.slice(0, m.indexOf("\r\n\r\n") + 4);
+      const alone = (await c.command(`UID FETCH ${uid} (ENVELOPE BODY.PEEK[HEADER] RFC822.HEADER BODY.PEEK[HEADER.FIELDS (Subject)])`)).untagged[0];
+      const whole = (await c.command(`UID FETCH ${uid} (ENVELOPE BODY.PEEK[HEADER] RFC822.HEADER BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[TEXT])`)).untagged[0];
+      assert.ok(alone.includes(`BODY[HEADER] {${header.length}}\r\n${header}`), `header of UID ${uid}`);
+      assert.ok(alone.includes(`RFC822.HEADER {${header.length}}\r\n${header}`));
+      assert.equal(whole.slice(0, whole.indexOf(" BODY[TEXT]")) + ")", alone);
+    }
+    c.close();
+  });
+
   it("a NUL that came in by SMTP: BODY[] and RFC822 show it as 0x80 in a plain literal, BINARY[] as NUL in literal8", async () => {
     await sendMessages(server, { from: "x@elsewhere.test", to: ["alice@example.test"], body: "Subject: nul inside\r\n\r\nbefore\0after\r\n" });
     await server.waitForLog((e) => e.msg === "delivered" && e.to === "alice@example.test");

@@ -39,6 +39,12 @@ function literal(bytes: Buffer): Buffer[] {
   return [toWire(`{${copy.length}}\r\n`), copy];
 }
 
+/** An item answered from the message's header alone (ENVELOPE, RFC822.HEADER, BODY[HEADER...] of the message itself). */
+function needsHeaderOnly(item: FetchItem): boolean {
+  if (item.kind === "ENVELOPE" || item.kind === "RFC822.HEADER") return true;
+  return item.kind === "section" && item.section.part.length === 0 && (item.section.text === "HEADER" || item.section.text === "HEADER.FIELDS" || item.section.text === "HEADER.FIELDS.NOT");
+}
+
 class Loaded {
   private parsed: MimePart | undefined;
   constructor(readonly buf: Buffer) {}
@@ -86,13 +92,14 @@ export async function writeFetchResponses(s: ImapSession, uids: readonly number[
   const view = s.selected!;
   const marksSeen = !view.readOnly && items.some((i) => (i.kind === "section" || i.kind === "binary") ? !i.peek : i.kind === "RFC822" || i.kind === "RFC822.TEXT");
   const needsContent = items.some((i) => NEEDS_CONTENT.has(i.kind));
+  const headerOnly = needsContent && items.every((i) => !NEEDS_CONTENT.has(i.kind) || needsHeaderOnly(i));
   const utf8 = { utf8: s.utf8 };
   let unknownCte = false;
   for (const uid of uids) {
     if (view.isGone(uid)) continue; // RFC 2180 §4.1.1: an expunged message is simply left out
     let m = view.message(uid)!;
     if (changedSince !== undefined && m.modseq <= changedSince) continue;
-    const buf = needsContent ? await s.mailstore.readIfPresent(m) : undefined;
+    const buf = !needsContent ? undefined : headerOnly ? await s.mailstore.readHeaderIfPresent(m) : await s.mailstore.readIfPresent(m);
     if (needsContent && !buf) continue; // expunged by another session and already removed (RFC 2180 §4.1)
     const content = buf ? new Loaded(buf) : undefined;
     let flagsChanged = false;
