@@ -166,6 +166,8 @@ export interface MailboxStore {
   copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, opts?: { move?: boolean }): Promise<CopyResult>;
   /** Counts for STATUS and SELECT without loading every message. */
   mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /** The mailbox's HIGHESTMODSEQ alone, 0 when it no longer exists: every append, flag change and expunge raises it (a cheap "anything new?"). */
+  highestModseq(mailboxId: number): Promise<number>;
   /**
    * \Recent (RFC 3501 §2.3.2): the UIDs above the mailbox's recent mark are
    * recent for the one session that claims them. With claim, the mark moves

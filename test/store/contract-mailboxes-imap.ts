@@ -46,6 +46,9 @@ export function mailboxImapContract(open: OpenStores): void {
       assert.deepEqual((await stores().mailboxes.listMessages(inbox.id)).map((m) => m.uid), [m2.uid]);
       assert.deepEqual(await stores().mailboxes.vanishedSince(inbox.id, before.highestModseq), [m1.uid]);
       assert.deepEqual(await stores().mailboxes.vanishedSince(inbox.id, before.highestModseq + 1), []);
+      assert.equal(await stores().mailboxes.highestModseq(inbox.id), before.highestModseq + 1, "an expunge raises HIGHESTMODSEQ");
+      assert.equal(await stores().mailboxes.highestModseq(inbox.id), (await stores().mailboxes.mailboxStatus(inbox.id)).highestModseq);
+      assert.equal(await stores().mailboxes.highestModseq(987654), 0, "a mailbox that does not exist");
       assert.equal(await usageOf(stores(), user.id), usage + m1.size + m2.size, "a move does not change usage");
       const { orphanBlobs } = await stores().mailboxes.expunge(archive.id, [1, 3]);
       assert.deepEqual(orphanBlobs, [m1.blobId], "the last reference of m1's blob went with the archive copies");

@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_blob ON messages (blob_id);
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);
+-- VANISHED and the sessions' catch-up look expunges up by MODSEQ (an index, not a compatibility change: schema 5 still)
+CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS queue_messages (
   id TEXT PRIMARY KEY,
   sender TEXT NOT NULL,

@@ -130,6 +130,11 @@ export class SqliteMailboxes implements MailboxStore {
     return { ...counts, uidNext: box.uid_next, uidValidity: box.uid_validity, highestModseq: box.highest_modseq };
   }
 
+  async highestModseq(mailboxId: number): Promise<number> {
+    const row = sql(this.db, "SELECT highest_modseq FROM mailboxes WHERE id = ?").get(mailboxId) as { highest_modseq: number } | undefined;
+    return row?.highest_modseq ?? 0;
+  }
+
   async recentFrom(mailboxId: number, claim: boolean): Promise<number> {
     const db = this.db;
     return inTransaction(db, () => {
