@@ -162,10 +162,12 @@ export class SelectedMailbox {
     // Nothing new in the store (the common case after a command): one key lookup instead of two range queries.
     const nothingNew = (await this.stores.mailboxes.highestModseq(this.box.id)) === this.seen;
     if (nothingNew && this.pendingExpunge.size === 0 && (this.heldFlags.size === 0 || opts.flagUpdates === false)) return { lines, fresh: [] };
-    const [changed, vanished] = nothingNew ? [[], []] : await Promise.all([
+    const [changed, recorded] = nothingNew ? [[], []] : await Promise.all([
       this.stores.mailboxes.changedSince(this.box.id, this.seen),
       this.stores.mailboxes.vanishedSince(this.box.id, this.seen),
     ]);
+    // Records that old were pruned (a session left alone through many expunges): compare with what is there.
+    const vanished = recorded ?? (await this.missingFromStore());
     for (const uid of vanished) if (this.records.has(uid)) this.pendingExpunge.add(uid);
     let top = this.seen;
     const fresh: MessageRecord[] = [];
@@ -217,6 +219,12 @@ export class SelectedMailbox {
       if (opts.recent) lines.push(`* ${this.recent.size} RECENT`);
     }
     return { lines, fresh: fresh.map((m) => m.uid) };
+  }
+
+  /** The UIDs this view numbers that the store no longer has. */
+  private async missingFromStore(): Promise<number[]> {
+    const present = new Set((await this.stores.mailboxes.listMessages(this.box.id)).map((m) => m.uid));
+    return this.uids.filter((uid) => !present.has(uid));
   }
 
   flagsLine(m: MessageRecord, opts: { condstore: boolean; recent: boolean }): string {

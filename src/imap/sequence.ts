@@ -175,3 +175,36 @@ export function formatSequenceSet(numbers: readonly number[], options: { keepOrd
 export function formatIntervals(intervals: Intervals): string {
   return intervals.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}:${hi}`)).join(",");
 }
+
+/** Intervals of ascending numbers: [1, 2, 3, 7] → [[1, 3], [7, 7]]. */
+export function intervalsOf(sorted: readonly number[]): Intervals {
+  const out: Intervals = [];
+  for (const n of sorted) {
+    const last = out[out.length - 1];
+    if (last && n <= last[1] + 1) last[1] = Math.max(last[1], n);
+    else out.push([n, n]);
+  }
+  return out;
+}
+
+/** The intervals, cut to at most `max`, without the given ascending numbers. */
+export function subtract(intervals: Intervals, sorted: readonly number[], max = MAX_NZ_NUMBER): Intervals {
+  const out: Intervals = [];
+  let k = 0;
+  for (const [lo, top] of intervals) {
+    const hi = Math.min(top, max);
+    let from = lo;
+    while (k < sorted.length && sorted[k] < from) k++;
+    while (from <= hi) {
+      if (k < sorted.length && sorted[k] <= hi) {
+        if (sorted[k] > from) out.push([from, sorted[k] - 1]);
+        from = sorted[k] + 1;
+        k++;
+      } else {
+        out.push([from, hi]);
+        break;
+      }
+    }
+  }
+  return out;
+}

@@ -177,8 +177,15 @@ export interface MailboxStore {
   recentFrom(mailboxId: number, claim: boolean): Promise<number>;
   /** Messages added or changed after `modseq` (CONDSTORE CHANGEDSINCE, and how a session catches up), by UID. */
   changedSince(mailboxId: number, modseq: number): Promise<MessageRecord[]>;
-  /** UIDs expunged after `modseq` (QRESYNC VANISHED, RFC 7162 §3.2.5), ascending. */
-  vanishedSince(mailboxId: number, modseq: number): Promise<number[]>;
+  /**
+   * UIDs expunged after `modseq` (QRESYNC VANISHED, RFC 7162 §3.2.5),
+   * ascending; undefined when records that old were pruned (the store keeps
+   * the newest ones per mailbox): the caller then treats every UID that is
+   * not in the mailbox as gone.
+   */
+  vanishedSince(mailboxId: number, modseq: number): Promise<number[] | undefined>;
+  /** Keeps the newest `keep` expunge records of a mailbox; returns how many were dropped. The store prunes by itself too. */
+  pruneExpunged(mailboxId: number, keep: number): Promise<number>;
   /**
    * Renames a mailbox and its children ("name/...") and their subscriptions.
    * Fails without change when the source is missing or a target exists.

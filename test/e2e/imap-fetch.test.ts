@@ -7,6 +7,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
 import { ImapFlow } from "imapflow";
 import { startPetrel, type PetrelServer } from "../helpers/petrel.js";
 import { corpusFiles, normaliseCrlf } from "../helpers/corpus.js";
@@ -268,6 +270,32 @@ describe("IMAP SEARCH", () => {
     assert.ok(resync.untagged.includes("* VANISHED (EARLIER) 2"), resync.untagged.join("\n"));
     assert.ok(resync.untagged.some((l) => l.startsWith("* 1 FETCH (UID 1 FLAGS (")), resync.untagged.join("\n"));
     assert.deepEqual((await c.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest} VANISHED)`)).untagged.slice(0, 1), ["* VANISHED (EARLIER) 2"]);
+    // Expunge records that old pruned (as the store does past EXPUNGED_KEPT per mailbox): every UID that is not there is reported.
+    const prune = () => {
+      const db = new Database(path.join(server.dir, "data", "petrel.db"));
+      try {
+        db.pragma("busy_timeout = 10000");
+        db.prepare("DELETE FROM expunged").run();
+        db.prepare("UPDATE mailboxes SET vanished_floor = highest_modseq").run();
+      } finally {
+        db.close();
+      }
+    };
+    // A session that has not caught up when the records go still learns of the expunge.
+    const other = await login("erin@example.test");
+    const extra = "Subject: extra\r\n\r\nx\r\n";
+    assert.match((await c.command(`APPEND INBOX {${extra.length}+}\r\n${extra}`)).status, /^OK/);
+    await other.command("SELECT INBOX");
+    await c.command("NOOP");
+    await c.command("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    assert.deepEqual((await c.command("UID EXPUNGE 1:*")).untagged, ["* VANISHED 3"]);
+    prune();
+    assert.deepEqual((await other.command("NOOP")).untagged, ["* 2 EXPUNGE"]);
+    other.close();
+    await c.command("UNSELECT");
+    const pruned = await c.command(`SELECT INBOX (QRESYNC (${validity} ${highest}))`);
+    assert.ok(pruned.untagged.includes("* VANISHED (EARLIER) 2:3"), pruned.untagged.join("\n"));
+    assert.deepEqual((await c.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest} VANISHED)`)).untagged.slice(0, 1), ["* VANISHED (EARLIER) 2:3"]);
     c.close();
   });
 });

@@ -49,6 +49,14 @@ export function mailboxImapContract(open: OpenStores): void {
       assert.equal(await stores().mailboxes.highestModseq(inbox.id), before.highestModseq + 1, "an expunge raises HIGHESTMODSEQ");
       assert.equal(await stores().mailboxes.highestModseq(inbox.id), (await stores().mailboxes.mailboxStatus(inbox.id)).highestModseq);
       assert.equal(await stores().mailboxes.highestModseq(987654), 0, "a mailbox that does not exist");
+      // Pruning: the newest record stays exact, asking from before the pruned ones gives "unknown".
+      const m3 = await deliver(stores(), inbox.id, "Subject: 3\r\n\r\nthree\r\n");
+      const beforeThird = await stores().mailboxes.highestModseq(inbox.id);
+      await stores().mailboxes.expunge(inbox.id, [m3.uid]);
+      assert.equal(await stores().mailboxes.pruneExpunged(inbox.id, 1), 1, "m1's record goes, m3's stays");
+      assert.equal(await stores().mailboxes.pruneExpunged(inbox.id, 1), 0);
+      assert.deepEqual(await stores().mailboxes.vanishedSince(inbox.id, beforeThird), [m3.uid]);
+      assert.equal(await stores().mailboxes.vanishedSince(inbox.id, before.highestModseq), undefined);
       assert.equal(await usageOf(stores(), user.id), usage + m1.size + m2.size, "a move does not change usage");
       const { orphanBlobs } = await stores().mailboxes.expunge(archive.id, [1, 3]);
       assert.deepEqual(orphanBlobs, [m1.blobId], "the last reference of m1's blob went with the archive copies");

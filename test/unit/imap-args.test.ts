@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CommandReader, type Token } from "../../src/imap/reader.js";
 import {
-  contains, filter, formatIntervals, formatSequenceSet, largestNumber, parseSequenceSet, resolve, toIntervals, type SeqRange,
+  contains, filter, formatIntervals, formatSequenceSet, intervalsOf, largestNumber, parseSequenceSet, resolve, subtract, toIntervals, type SeqRange,
 } from "../../src/imap/sequence.js";
 import { dateOf, dateStartMs, formatDate, formatDateTime, parseDate, parseDateTime } from "../../src/imap/datetime.js";
 import {
@@ -89,6 +89,21 @@ describe("sequence sets", () => {
         assert.deepEqual(toIntervals(parsed, 4294967295).flatMap(([lo, hi]) => (hi - lo < 1000 ? Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) : [])).filter((n) => !sorted.includes(n)), []);
         const mini = small.length ? [...new Set(small)].sort((a, b) => a - b) : [];
         assert.deepEqual(resolve(ranges(formatSequenceSet(mini.length ? mini : [1])), 300), mini.length ? mini : [1]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("intervalsOf and subtract agree with plain sets (VANISHED when expunge records were pruned)", () => {
+    assert.deepEqual(intervalsOf([1, 2, 3, 7, 9, 10]), [[1, 3], [7, 7], [9, 10]]);
+    assert.deepEqual(subtract([[1, 10]], [1, 4, 5, 10]), [[2, 3], [6, 9]]);
+    assert.deepEqual(subtract([[1, 4294967295]], [2], 5), [[1, 1], [3, 5]]);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 60 })), fc.uniqueArray(fc.integer({ min: 1, max: 60 })), fc.integer({ min: 0, max: 60 }), (a, b, max) => {
+        const within = intervalsOf([...a].sort((x, y) => x - y));
+        const present = [...b].sort((x, y) => x - y);
+        const expanded = subtract(within, present, max).flatMap(([lo, hi]) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i));
+        assert.deepEqual(expanded, a.filter((n) => n <= max && !b.includes(n)).sort((x, y) => x - y));
       }),
       { numRuns: 500 },
     );

@@ -14,7 +14,8 @@ import { binaryBytes, partialBytes, sectionBytes } from "../../mime/sections.js"
 import { bodyStructure } from "../bodystructure.js";
 import { envelope } from "../envelope.js";
 import { formatDateTime } from "../datetime.js";
-import { formatSequenceSet, filter, type SequenceSet } from "../sequence.js";
+import { intervalsOf, MAX_NZ_NUMBER, toIntervals, type SequenceSet } from "../sequence.js";
+import { vanishedEarlier } from "../vanished.js";
 import { sequenceArg, type Result } from "../args.js";
 import { toWire } from "../quote.js";
 import { targetUids } from "./target.js";
@@ -62,7 +63,6 @@ function fetchArgs(cmd: ImapCommand, byUid: boolean): Result<FetchArgs & { set: 
 }
 
 async function fetch(s: ImapSession, tag: string, args: FetchArgs & { set: SequenceSet }, byUid: boolean): Promise<void> {
-  const view = s.selected!;
   const { set, changedSince, vanished } = args;
   const target = targetUids(s, set, byUid);
   if (!target.ok) return s.bad(tag, target.error);
@@ -73,10 +73,9 @@ async function fetch(s: ImapSession, tag: string, args: FetchArgs & { set: Seque
   if (vanished) {
     if (!s.qresync) return s.bad(tag, "VANISHED needs ENABLE QRESYNC");
     // RFC 7162 §3.2.6: the expunged UIDs of the set asked for ("$": of the saved result, RFC 5182).
-    const gone = await s.stores.mailboxes.vanishedSince(view.box.id, changedSince!);
-    const saved = new Set(s.savedSearch);
-    const asked = set.kind === "set" ? filter(gone, set.ranges) : gone.filter((uid) => saved.has(uid));
-    if (asked.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(asked)}`);
+    const within = set.kind === "set" ? toIntervals(set.ranges, MAX_NZ_NUMBER) : intervalsOf([...s.savedSearch].sort((a, b) => a - b));
+    const gone = await vanishedEarlier(s, changedSince!, within);
+    if (gone) s.untagged(`VANISHED (EARLIER) ${gone}`);
   }
   const { unknownCte } = await writeFetchResponses(s, target.value, items, changedSince);
   if (unknownCte) return s.no(tag, "Cannot decode this content transfer encoding", "UNKNOWN-CTE");

@@ -3,10 +3,11 @@
 // UNSELECT (RFC 3691), CHECK, EXPUNGE, UID EXPUNGE (RFC 4315), IDLE (RFC 2177).
 import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
-import { contains, formatSequenceSet, MAX_NZ_NUMBER, toIntervals } from "../sequence.js";
+import { formatSequenceSet, MAX_NZ_NUMBER, toIntervals } from "../sequence.js";
 import { parseSelect, parseUidExpunge, type SelectArgs } from "../args.js";
 import { imapMailbox } from "../quote.js";
 import { withArgs, withoutArgs } from "./reply.js";
+import { vanishedEarlier } from "../vanished.js";
 import { targetUids } from "./target.js";
 
 const AUTH = ["auth", "selected"] as const;
@@ -34,9 +35,9 @@ async function selectCommand(s: ImapSession, tag: string, params: SelectArgs, re
   if (q && q.uidValidity === view.box.uidValidity) {
     // RFC 7162 §3.2.5.1: what vanished and what changed since the client's MODSEQ. The known
     // sequence-set/UID-set pairs (q.seqMatch) only help a server that keeps no expunged UIDs.
-    const known = q.knownUids?.kind === "set" ? toIntervals(q.knownUids.ranges, MAX_NZ_NUMBER) : undefined;
-    const vanished = (await s.stores.mailboxes.vanishedSince(view.box.id, q.modSeq)).filter((uid) => !known || contains(known, uid));
-    if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatSequenceSet(vanished)}`);
+    const known = q.knownUids?.kind === "set" ? toIntervals(q.knownUids.ranges, MAX_NZ_NUMBER) : [[1, MAX_NZ_NUMBER] as [number, number]];
+    const vanished = await vanishedEarlier(s, q.modSeq, known);
+    if (vanished) s.untagged(`VANISHED (EARLIER) ${vanished}`);
     for (const uid of view.allUids) {
       const m = view.message(uid)!;
       if (m.modseq > q.modSeq) s.untagged(`${view.seqOf(uid)} FETCH (UID ${uid} FLAGS (${view.flagsOut(m, !s.rev2)}) MODSEQ (${m.modseq}))`);

@@ -7,7 +7,7 @@ import fsp, { type FileHandle } from "node:fs/promises";
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS mailboxes (
   uid_next INTEGER NOT NULL DEFAULT 1,
   highest_modseq INTEGER NOT NULL DEFAULT 1,
   recent_uid INTEGER NOT NULL DEFAULT 0,
+  vanished_floor INTEGER NOT NULL DEFAULT 0,
   UNIQUE (user_id, name)
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_blob ON messages (blob_id);
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);
--- VANISHED and the sessions' catch-up look expunges up by MODSEQ (an index, not a compatibility change: schema 5 still)
+-- VANISHED and the sessions' catch-up look expunges up by MODSEQ
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS queue_messages (
   id TEXT PRIMARY KEY,
@@ -234,6 +235,9 @@ function migrate(db: Db): void {
   }
   if (!(db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).some((c) => c.name === "recent_uid")) {
     db.exec("ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0"); // v5: \Recent (RFC 3501 §2.3.2)
+  }
+  if (!(db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).some((c) => c.name === "vanished_floor")) {
+    db.exec("ALTER TABLE mailboxes ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0"); // v6: expunge records are pruned
   }
   const queueColumns = (db.prepare("PRAGMA table_info(queue_recipients)").all() as { name: string }[]).map((c) => c.name);
   if (!queueColumns.includes("notice")) { // v3: delivery status notifications

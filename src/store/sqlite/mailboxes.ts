@@ -149,8 +149,14 @@ export class SqliteMailboxes implements MailboxStore {
     return (sql(this.db, "SELECT * FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid").all(mailboxId, modseq) as MessageRow[]).map(toMessage);
   }
 
-  async vanishedSince(mailboxId: number, modseq: number): Promise<number[]> {
+  async vanishedSince(mailboxId: number, modseq: number): Promise<number[] | undefined> {
+    const box = sql(this.db, "SELECT vanished_floor FROM mailboxes WHERE id = ?").get(mailboxId) as { vanished_floor: number } | undefined;
+    if (box && modseq < box.vanished_floor) return undefined; // some of those records were pruned
     return (sql(this.db, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid").all(mailboxId, modseq) as { uid: number }[]).map((r) => r.uid);
+  }
+
+  async pruneExpunged(mailboxId: number, keep: number): Promise<number> {
+    return durably(this.db, inTransaction(this.db, () => pruneExpunged(this.db, mailboxId, keep)));
   }
 
   async renameMailbox(userId: number, from: string, to: string): Promise<{ ok: true; renamed: MailboxRecord[] } | { ok: false; reason: "missing" | "exists" }> {
@@ -254,8 +260,39 @@ function removeRows(db: Db, mailboxId: number, uids: number[]): { expunged: numb
     const modseq = bumpModseq(db, mailboxId);
     for (const uid of expunged) record.run(mailboxId, uid, modseq);
     sql(db, "UPDATE users SET usage = max(0, usage - ?) WHERE id = (SELECT user_id FROM mailboxes WHERE id = ?)").run(freed, mailboxId);
+    pruneWhenDue(db, mailboxId, expunged.length);
   }
   return { expunged, blobs };
+}
+
+/**
+ * Expunge records kept per mailbox for QRESYNC (RFC 7162 §3.2.5.1: VANISHED
+ * (EARLIER)). Older ones are dropped, a tenth of that at a time, and the
+ * mailbox's vanished_floor remembers up to which MODSEQ: a client asking
+ * from before it gets every UID that is not there any more instead.
+ */
+export const EXPUNGED_KEPT = 10_000;
+const expungedSincePrune = new WeakMap<Db, Map<number, number>>();
+
+function pruneWhenDue(db: Db, mailboxId: number, added: number): void {
+  let counts = expungedSincePrune.get(db);
+  if (!counts) expungedSincePrune.set(db, (counts = new Map()));
+  const n = (counts.get(mailboxId) ?? 0) + added;
+  if (n < EXPUNGED_KEPT / 10) {
+    counts.set(mailboxId, n);
+    return;
+  }
+  counts.delete(mailboxId);
+  pruneExpunged(db, mailboxId, EXPUNGED_KEPT);
+}
+
+/** Keeps the newest `keep` expunge records of a mailbox (whole MODSEQs: a few fewer when one straddles the edge). */
+function pruneExpunged(db: Db, mailboxId: number, keep: number): number {
+  const edge = sql(db, "SELECT modseq FROM expunged WHERE mailbox_id = ? ORDER BY modseq DESC LIMIT 1 OFFSET ?").get(mailboxId, keep) as { modseq: number } | undefined;
+  if (!edge) return 0;
+  const { changes } = sql(db, "DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?").run(mailboxId, edge.modseq);
+  sql(db, "UPDATE mailboxes SET vanished_floor = max(vanished_floor, ?) WHERE id = ?").run(edge.modseq, mailboxId);
+  return changes;
 }
 
 function bumpModseq(db: Db, mailboxId: number): number {
