@@ -27,7 +27,8 @@
 // (AnnotationChange, the METADATA events, unknown names) are a NO with
 // BADEVENT listing the ones it does (§3.1).
 import type { Token } from "./reader.js";
-import { keyword, parseMailbox, type Result } from "./args.js";
+import { keyword, type Result } from "./args.js";
+import { parseMailbox } from "./mailbox-name.js";
 import { parseFetchItems, type FetchItem } from "./fetch-parse.js";
 
 export const NOTIFY_EVENTS = ["MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange"] as const;

@@ -20,7 +20,7 @@
 // bus only carries the session's own user's changes.
 import type { MailboxChange, MailboxRecord } from "../store/interfaces.js";
 import type { ImapSession } from "./session.js";
-import type { StatusItem } from "./args.js";
+import type { StatusItem } from "./mailbox-args.js";
 import type { NotifyEvent, NotifyGroup, NotifySpec } from "./notify-parse.js";
 import { SPECIAL_USES, statusResponse, statusValues } from "./commands/mailboxes.js";
 import { imapMailbox } from "./quote.js";

@@ -131,7 +131,7 @@ export function imapAstring(value: string | Buffer, opts: QuoteOptions = {}): Wi
   return imapStringBin(bin, opts);
 }
 
-/** A mailbox name in a response (the output side of args.ts normalizeMailboxName): UTF-8 once
+/** A mailbox name in a response (the output side of mailbox-name.ts normalizeMailboxName): UTF-8 once
  * UTF8=ACCEPT or IMAP4rev2 is enabled (RFC 6855 §3), else modified UTF-7 (RFC 3501 §5.1.3);
  * always a quoted string or a literal. */
 export function imapMailbox(name: string, utf8: boolean): Wire {

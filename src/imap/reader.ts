@@ -25,7 +25,7 @@
 // - atom = 1*ATOM-CHAR: here an "atom" token is any run of CHAR except SP,
 //   CTL, "(", ")", "{", DQUOTE, so it also carries flags ("\Seen"),
 //   list-wildcards ("%", "*"), resp-specials ("]") and sequence sets; the
-//   typed parsers (args.ts, fetch-parse.ts, search-parse.ts) check the exact
+//   typed parsers (args.ts and the *-args.ts, fetch-parse.ts, search-parse.ts) check the exact
 //   rule. 8-bit bytes outside strings are refused.
 // - section / section-binary / partial (fetch-att): see "BODY[...]" below.
 //

@@ -10,11 +10,11 @@ import {
   contains, filter, formatIntervals, formatSequenceSet, intervalsOf, largestNumber, parseSequenceSet, resolve, subtract, toIntervals, type SeqRange,
 } from "../../src/imap/sequence.js";
 import { dateOf, dateStartMs, formatDate, formatDateTime, parseDate, parseDateTime } from "../../src/imap/datetime.js";
-import {
-  astring, canonicalInbox, combineListReference, matchListPattern, modSeqArg, normalizeMailboxName, parseAppend, parseAuthenticate,
-  parseCopy, parseCreate, parseEnable, parseFlag, parseFlagList, parseId, parseList, parseLogin, parseLsub, parseMailbox, parseRename,
-  parseSelect, parseSetQuota, parseStatus, parseStore,
-} from "../../src/imap/args.js";
+import { astring, modSeqArg, parseFlag, parseFlagList } from "../../src/imap/args.js";
+import { canonicalInbox, combineListReference, matchListPattern, normalizeMailboxName, parseMailbox } from "../../src/imap/mailbox-name.js";
+import { parseCreate, parseList, parseLsub, parseRename, parseSelect, parseSetQuota, parseStatus } from "../../src/imap/mailbox-args.js";
+import { parseAppend, parseCopy, parseStore } from "../../src/imap/message-args.js";
+import { parseAuthenticate, parseEnable, parseId, parseLogin } from "../../src/imap/session-args.js";
 
 /** The arguments of one command line (LITERAL+ literals allowed). */
 function argsOf(text: string): Token[] {

@@ -1,9 +1,9 @@
 // Commands valid in every state (RFC 9051 §6.1): CAPABILITY, NOOP, LOGOUT,
 // and ID (RFC 2971), plus ENABLE (RFC 5161, authenticated states).
-// Arguments are parsed by args.ts (parseId: RFC 2971 §3.3 limits).
+// Arguments are parsed by session-args.ts (parseId: RFC 2971 §3.3 limits).
 import type { CommandHandler } from "./index.js";
 import { imapString } from "../quote.js";
-import { parseEnable, parseId } from "../args.js";
+import { parseEnable, parseId } from "../session-args.js";
 import { withArgs, withoutArgs } from "./reply.js";
 
 const ALL = ["notauth", "auth", "selected"] as const;

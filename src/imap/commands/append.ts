@@ -4,12 +4,12 @@
 // reader bounded; each is stored as a fsynced blob before one transaction
 // makes them all visible (mailstore.append). A message may come as a
 // literal8 (BINARY, RFC 3516: parts holding NUL are stored base64-encoded)
-// or as UTF8 (literal8) (RFC 6855 §4); args.ts parseAppend reads the arguments.
+// or as UTF8 (literal8) (RFC 6855 §4); message-args.ts parseAppend reads the arguments.
 import type { CommandHandler } from "./index.js";
 import { encodeBinaryParts } from "../../mime/binary.js";
 import type { NewMessage } from "../../mailstore/mailstore.js";
 import { formatSequenceSet } from "../sequence.js";
-import { parseAppend, type CatenatePart } from "../args.js";
+import { parseAppend, type CatenatePart } from "../message-args.js";
 import type { ImapSession } from "../session.js";
 import { parseImapUrl } from "../imap-url.js";
 import { parseMime } from "../../mime/structure.js";

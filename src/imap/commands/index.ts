@@ -1,6 +1,6 @@
 // The IMAP command table: each command's handler and the states it is
 // allowed in (RFC 9051 §6: any state, not authenticated, authenticated,
-// selected). Handlers take their arguments from the parsers (args.ts,
+// selected). Handlers take their arguments from the parsers (args.ts and the *-args.ts,
 // fetch-parse.ts, search-parse.ts; refused ones answered by reply.ts), act,
 // and answer with one tagged response; the session does the rest (resuming
 // the reader, announcing changes of the selected mailbox).

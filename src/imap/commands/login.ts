@@ -6,7 +6,7 @@
 import type { CommandHandler } from "./index.js";
 import type { ImapSession } from "../session.js";
 import { startSasl, type SaslStep } from "../../directory/sasl.js";
-import { parseAuthenticate, parseLogin } from "../args.js";
+import { parseAuthenticate, parseLogin } from "../session-args.js";
 import { withArgs, withoutArgs } from "./reply.js";
 
 async function login(s: ImapSession, tag: string, username: string, password: string): Promise<void> {

@@ -4,14 +4,14 @@
 // CHILDREN, LSUB, NAMESPACE (RFC 2342), STATUS (with SIZE, RFC 8438,
 // HIGHESTMODSEQ, RFC 7162, and APPENDLIMIT, RFC 7889), GETQUOTA/GETQUOTAROOT
 // (RFC 9208). One flat personal namespace with "/" as the hierarchy
-// separator. Arguments, mailbox names and LIST patterns come from args.ts.
+// separator. Arguments, mailbox names and LIST patterns come from mailbox-args.ts and mailbox-name.ts.
 import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
 import type { MailboxRecord, MailboxStatus } from "../../store/interfaces.js";
 import {
-  combineListReference, compileListPattern, parseCreate, parseGetQuota, parseList, parseLsub, parseMailboxOnly, parseRename,
-  parseSetQuota, parseStatus, type ListArgs, type StatusItem,
-} from "../args.js";
+  parseCreate, parseGetQuota, parseList, parseLsub, parseMailboxOnly, parseRename, parseSetQuota, parseStatus, type ListArgs, type StatusItem,
+} from "../mailbox-args.js";
+import { combineListReference, compileListPattern } from "../mailbox-name.js";
 import { imapMailbox } from "../quote.js";
 import { withArgs, withoutArgs } from "./reply.js";
 

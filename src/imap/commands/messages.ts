@@ -5,7 +5,7 @@
 import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
 import { formatSequenceSet, type SequenceSet } from "../sequence.js";
-import { parseCopy, parseStore, type StoreArgs } from "../args.js";
+import { parseCopy, parseStore, type StoreArgs } from "../message-args.js";
 import { withArgs } from "./reply.js";
 import { targetUids } from "./target.js";
 import { fetchCommands } from "./fetch.js";

@@ -1,5 +1,5 @@
 // How a command handler is put together: the states it is allowed in, the
-// parser that reads its arguments (args.ts, fetch-parse.ts, search-parse.ts)
+// parser that reads its arguments (args.ts, *-args.ts, fetch-parse.ts, search-parse.ts)
 // and what it does with them. Arguments a parser refuses are answered here:
 // a failure with a response code is a well-formed argument Petrel will not
 // act on (CANNOT for a mailbox name it refuses, USEATTR, BADCHARSET), tagged
@@ -7,7 +7,8 @@
 // toward imap.max_errors (RFC 9051 §7.1).
 import type { ImapSession } from "../session.js";
 import type { CommandHandler, ImapCommand, SessionState } from "./index.js";
-import { parseNoArgs, type Result } from "../args.js";
+import type { Result } from "../args.js";
+import { parseNoArgs } from "../session-args.js";
 
 export function refuse(s: ImapSession, tag: string, failure: { error: string; code?: string }): void {
   if (failure.code) s.no(tag, failure.error, failure.code);

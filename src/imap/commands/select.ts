@@ -4,7 +4,8 @@
 import type { CommandHandler, ImapCommand } from "./index.js";
 import type { ImapSession } from "../session.js";
 import { formatSequenceSet, MAX_NZ_NUMBER, toIntervals } from "../sequence.js";
-import { parseSelect, parseUidExpunge, type SelectArgs } from "../args.js";
+import { parseSelect, type SelectArgs } from "../mailbox-args.js";
+import { parseUidExpunge } from "../message-args.js";
 import { imapMailbox } from "../quote.js";
 import { withArgs, withoutArgs } from "./reply.js";
 import { vanishedEarlier } from "../vanished.js";

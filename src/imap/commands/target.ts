@@ -1,5 +1,5 @@
 // Which messages a command means (RFC 9051 §9 sequence-set; RFC 5182 "$"):
-// a sequence set parsed by args.ts (sequenceArg, parseStore, parseCopy,
+// a sequence set parsed by args.ts and message-args.ts (sequenceArg, parseStore, parseCopy,
 // parseUidExpunge), resolved against the session's view of the selected
 // mailbox as message sequence numbers or UIDs. "$" is the UIDs the last
 // SEARCH ... RETURN (SAVE) found that still exist, in either form of the
