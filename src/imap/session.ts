@@ -39,6 +39,8 @@ export interface ImapContext extends MailAccessContext {
 }
 
 const PREAUTH_LITERAL = 64 * 1024;
+/** Output held for a command beyond this goes out at once (a large FETCH is not kept in memory whole). */
+const MAX_HELD_OUTPUT = 256 * 1024;
 
 /** Commands during which expunges must not be announced (RFC 3501 §7.4.1; the UID forms may, but we keep it simple and safe). */
 const NO_EXPUNGE = new Set(["FETCH", "STORE", "SEARCH", "UID FETCH", "UID STORE", "UID SEARCH", "SORT", "UID SORT", "THREAD", "UID THREAD"]);
@@ -71,6 +73,8 @@ export class ImapSession {
   private notifyQueued = false;
   /** Wakes the IDLE loop when something it tells has changed. */
   private idleWake: (() => void) | undefined;
+  /** The socket whose output is held (corked) for the command under way. */
+  private heldOn: net.Socket | undefined;
   private busy = false;
   private closed = false;
   private errors = 0;
@@ -173,7 +177,34 @@ export class ImapSession {
 
   /** Output follows the wire convention of quote.ts: a string is one char per byte (latin1), never UTF-8. */
   write(data: string | Buffer): void {
-    if (!this.closed && this.socket.writable) this.socket.write(typeof data === "string" ? toWire(data) : data);
+    if (this.closed || !this.socket.writable) return;
+    this.socket.write(typeof data === "string" ? toWire(data) : data);
+    if (this.heldOn && this.socket.writableLength > MAX_HELD_OUTPUT) this.flushOutput(); // a large FETCH goes out as it is made
+  }
+
+  /**
+   * Output is held while a command runs and leaves in one piece at its end:
+   * line by line, Nagle's algorithm would hold each second small segment for
+   * the client's delayed ACK (~40 ms a command).
+   */
+  private holdOutput(): void {
+    if (this.heldOn || this.closed) return;
+    this.heldOn = this.socket;
+    this.heldOn.cork();
+  }
+
+  /** Sends what is held and goes on holding: before waiting for the client (a continuation, IDLE). */
+  flushOutput(): void {
+    const socket = this.heldOn;
+    if (!socket) return;
+    socket.uncork();
+    socket.cork();
+  }
+
+  private releaseOutput(): void {
+    const socket = this.heldOn;
+    this.heldOn = undefined;
+    socket?.uncork();
   }
 
   /** "* TEXT\r\n"; a Buffer array is written as is (literals inside). */
@@ -222,6 +253,7 @@ export class ImapSession {
   // ------------------------------------------------------------------ input
 
   private attach(socket: net.Socket): void {
+    socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.enqueue(this.reader.push(chunk)));
     socket.on("error", (err) => this.log.debug({ err: err.message }, "socket error"));
     socket.on("close", () => void this.onClose());
@@ -262,7 +294,12 @@ export class ImapSession {
     switch (event.kind) {
       case "notify":
         this.notifyQueued = false;
-        return this.tellChanges();
+        this.holdOutput();
+        try {
+          return await this.tellChanges();
+        } finally {
+          this.releaseOutput();
+        }
       case "continue":
         if (event.size > this.config.imap.max_message_size) {
           this.no(event.tag, `Literal too large (APPENDLIMIT is ${this.config.imap.max_message_size})`, "TOOBIG");
@@ -299,16 +336,22 @@ export class ImapSession {
       const why = this.state === "notauth" ? "Log in first" : this.state === "auth" ? "Select a mailbox first" : "Not allowed now";
       return this.bad(cmd.tag, `${cmd.name}: ${why}`);
     }
-    this.deferring = true;
+    // STARTTLS changes the socket under way: its one line goes out as it is.
+    if (cmd.name !== "STARTTLS") this.holdOutput();
     try {
-      await handler.run(this, cmd);
+      this.deferring = true;
+      try {
+        await handler.run(this, cmd);
+      } finally {
+        this.deferring = false;
+      }
+      if (this.closed) return;
+      if (this.selected) await this.announce(!NO_EXPUNGE.has(cmd.name));
+      await this.tellOtherMailboxes();
+      this.flushCompletion();
     } finally {
-      this.deferring = false;
+      this.releaseOutput();
     }
-    if (this.closed) return;
-    if (this.selected) await this.announce(!NO_EXPUNGE.has(cmd.name));
-    await this.tellOtherMailboxes();
-    this.flushCompletion();
     // resume(id) lifts only the pause this command caused: a NOOP pipelined before STARTTLS must not un-pause it.
     if (handler.resumesReader !== false) this.enqueue(this.reader.resume(cmd.id));
   }
@@ -397,6 +440,7 @@ export class ImapSession {
         this.lineWaiter = undefined;
         resolve(line);
       };
+      this.flushOutput();
       this.enqueue(this.reader.expectLine());
       if (this.closed) this.lineWaiter?.(undefined);
     });
@@ -425,6 +469,7 @@ export class ImapSession {
         // With NOTIFY, IDLE tells exactly what NOTIFY asked for (RFC 5465 §4).
         if (this.notifier) await this.tellChanges();
         else await this.announce(true);
+        this.flushOutput();
         await Promise.race([next, finished]);
       }
     } finally {
