@@ -82,6 +82,12 @@ export class Notifier {
     return true;
   }
 
+  /** The session leaves the selected mailbox: what it was not told of there is told as for any other mailbox. */
+  leftMailbox(mailboxId: number): void {
+    if (this.changed.size >= MAX_HELD) this.overflow = true;
+    else this.changed.set(mailboxId, new Set(["append", "expunge", "flags"]));
+  }
+
   /** The STATUS responses the STATUS indicator asks for (§3.1), before NOTIFY's tagged OK. */
   async initialStatus(): Promise<string[]> {
     const s = this.session;
@@ -103,10 +109,14 @@ export class Notifier {
   /** The responses for what changed in other mailboxes since the last call (§5.1-§5.5). */
   async flush(): Promise<string[]> {
     if (this.changed.size === 0 && this.names.length === 0) return [];
+    // What was heard so far; changes heard while this runs wait for the next flush (the session queues one).
+    const changed = new Map(this.changed);
+    this.changed.clear();
+    const names = this.names.splice(0);
     const s = this.session;
     const { boxes, subscribed } = await this.mailboxes();
     const lines = new Set<string>();
-    for (const change of this.names.splice(0)) {
+    for (const change of names) {
       const event: NotifyEvent = change.kind === "subscription" ? "SubscriptionChange" : "MailboxName";
       const name = change.name!;
       const watched = this.eventsFor(name, subscribed).has(event) || (change.oldName !== undefined && this.eventsFor(change.oldName, subscribed).has(event));
@@ -121,8 +131,8 @@ export class Notifier {
     }
     const byId = new Map(boxes.map((b) => [b.id, b]));
     const condstore = s.condstore;
-    for (const [id, kinds] of this.changed) {
-      const box = byId.get(id);
+    for (const [id, kinds] of changed) {
+      const box = byId.get(id); // none: deleted since (its LIST \NonExistent tells it)
       if (!box || id === s.selected?.box.id) continue;
       const events = this.eventsFor(box.name, subscribed);
       const items = new Set<StatusItem>();
@@ -136,7 +146,6 @@ export class Notifier {
         if (line) lines.add(line);
       }
     }
-    this.changed.clear();
     return [...lines];
   }
 
@@ -168,7 +177,12 @@ export class Notifier {
   /** "* STATUS ..." with these items; with onlyIfChanged, "" when the client was told the same values last time. */
   private async status(box: MailboxRecord, items: Set<StatusItem>, onlyIfChanged = false): Promise<string> {
     const s = this.session;
-    const values = statusValues(s, await s.stores.mailboxes.mailboxStatus(box.id));
+    const status = await s.stores.mailboxes.mailboxStatus(box.id).catch(async (err: Error) => {
+      if ((await s.stores.mailboxes.highestModseq(box.id)) === 0) return undefined; // deleted meanwhile
+      throw err;
+    });
+    if (!status) return "";
+    const values = statusValues(s, status);
     const ordered = ITEM_ORDER.filter((i) => items.has(i));
     const last = this.told.get(box.id) ?? {};
     if (onlyIfChanged && ordered.every((i) => last[i] === values[i])) return "";

@@ -160,7 +160,9 @@ export class SelectedMailbox {
   async sync(opts: SyncOptions): Promise<SyncResult> {
     const lines: string[] = [];
     // Nothing new in the store (the common case after a command): one key lookup instead of two range queries.
-    const nothingNew = (await this.stores.mailboxes.highestModseq(this.box.id)) === this.seen;
+    // Anything committed after this read has a higher MODSEQ: the next sync's range queries find it.
+    const storeModseq = await this.stores.mailboxes.highestModseq(this.box.id);
+    const nothingNew = storeModseq === this.seen;
     if (nothingNew && this.pendingExpunge.size === 0 && (this.heldFlags.size === 0 || opts.flagUpdates === false)) return { lines, fresh: [] };
     const [changed, recorded] = nothingNew ? [[], []] : await Promise.all([
       this.stores.mailboxes.changedSince(this.box.id, this.seen),
@@ -184,11 +186,8 @@ export class SelectedMailbox {
         fresh.push(m);
       }
     }
-    if (vanished.length > 0) {
-      const status = await this.stores.mailboxes.mailboxStatus(this.box.id);
-      top = Math.max(top, status.highestModseq);
-    }
-    this.seen = top;
+    // Expunges and pruned records leave MODSEQs no row shows: take the store's as read above.
+    this.seen = Math.max(top, storeModseq);
     // Expunges first, and FETCH lines numbered after them (§7.4.1: numbers shift at once).
     if (opts.allowExpunge && this.pendingExpunge.size > 0) {
       const gone = [...this.pendingExpunge];

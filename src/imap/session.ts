@@ -41,6 +41,8 @@ export interface ImapContext extends MailAccessContext {
 const PREAUTH_LITERAL = 64 * 1024;
 /** Output held for a command beyond this goes out at once (a large FETCH is not kept in memory whole). */
 const MAX_HELD_OUTPUT = 256 * 1024;
+/** Unread output beyond which NOTIFY stops (NOTIFICATIONOVERFLOW, RFC 5465 §5.8). */
+const MAX_NOTIFY_BACKLOG = 4 * 1024 * 1024;
 
 /** Commands during which expunges must not be announced (RFC 3501 §7.4.1; the UID forms may, but we keep it simple and safe). */
 const NO_EXPUNGE = new Set(["FETCH", "STORE", "SEARCH", "UID FETCH", "UID STORE", "UID SEARCH", "SORT", "UID SORT", "THREAD", "UID THREAD"]);
@@ -368,6 +370,8 @@ export class ImapSession {
       allowExpunge, flagUpdates, condstore: this.condstore, qresync: this.qresync, recent: !this.rev2, beforeExpunge: (uids) => this.beforeExpunge(uids),
     });
     for (const line of lines) this.write(`${line}\r\n`);
+    for (const ctx of this.searchContexts.values()) for (const line of await refreshContext(this, ctx)) this.write(`${line}\r\n`);
+    // After any ESEARCH ADDTO (RFC 5465 §5.2).
     const fetch = this.notifier?.selectedGroup?.fetch;
     if (fetch && fresh.length > 0) {
       const own = this.notifier!.ownNew;
@@ -375,7 +379,6 @@ export class ImapSession {
       for (const uid of fresh) own.delete(uid);
       if (others.length > 0) await writeFetchResponses(this, others, fetch);
     }
-    for (const ctx of this.searchContexts.values()) for (const line of await refreshContext(this, ctx)) this.write(`${line}\r\n`);
   }
 
   /** NOTIFY: what changed in other mailboxes (STATUS, LIST), and NOTIFICATIONOVERFLOW when too much piled up. */
@@ -384,7 +387,7 @@ export class ImapSession {
     if (!notifier) return;
     if (notifier.overflow) {
       this.setNotifier(null);
-      this.untagged("OK [NOTIFICATIONOVERFLOW] Too many changes; notifications are off (as after NOTIFY NONE)");
+      this.untagged("OK [NOTIFICATIONOVERFLOW] Too many changes or too much unread output; notifications are off (as after NOTIFY NONE)");
       return;
     }
     for (const line of await notifier.flush()) this.write(`${line}\r\n`);
@@ -405,9 +408,13 @@ export class ImapSession {
     await this.tellOtherMailboxes();
   }
 
-  /** Replaces what NOTIFY asked for; NOTIFY NONE is a notifier without event groups. */
-  setNotifier(spec: NotifySpec | null): Notifier {
-    return (this.notifier = new Notifier(this, spec ?? { status: false, groups: [] }));
+  /**
+   * Replaces what NOTIFY asked for. NOTIFY NONE (and an overflow) turns
+   * notifications off: the session is as before any NOTIFY (IDLE tells the
+   * selected mailbox's news again), as Dovecot does.
+   */
+  setNotifier(spec: NotifySpec | null): Notifier | undefined {
+    return (this.notifier = spec ? new Notifier(this, spec) : undefined);
   }
 
   /** A change to one of the user's mailboxes, heard on the change bus. */
@@ -415,6 +422,8 @@ export class ImapSession {
     if (this.closed) return;
     if (this.notifier) {
       if (!this.notifier.hear(change)) return;
+      // A client that does not read what it is told gets NOTIFICATIONOVERFLOW, not an ever-growing buffer.
+      if (this.socket.writableLength > MAX_NOTIFY_BACKLOG) this.notifier.overflow = true;
       if (this.idleWake) this.idleWake();
       else if (!this.notifyQueued) {
         this.notifyQueued = true;
@@ -512,6 +521,7 @@ export class ImapSession {
   }
 
   async select(name: string, readOnly: boolean): Promise<SelectedMailbox | undefined> {
+    if (this.selected) this.notifier?.leftMailbox(this.selected.box.id);
     this.selected = undefined;
     this.searchContexts.clear();
     this.notifier?.ownNew.clear();
@@ -524,6 +534,7 @@ export class ImapSession {
   }
 
   unselect(): void {
+    if (this.selected) this.notifier?.leftMailbox(this.selected.box.id);
     this.selected = undefined;
     this.searchContexts.clear();
     this.notifier?.ownNew.clear();

@@ -5,7 +5,8 @@
 // FETCHes with UID, EXPUNGE under SELECTED, held back under
 // SELECTED-DELAYED until NOOP), STATUS for other mailboxes, LIST for
 // created, renamed, deleted and subscribed mailboxes, the session's own
-// changes left out, IDLE telling exactly what NOTIFY asked, NOTIFY NONE.
+// changes left out, news of a mailbox the session leaves told as its
+// STATUS, IDLE telling exactly what NOTIFY asked, NOTIFY NONE turning it off.
 // No client library speaks NOTIFY, so a raw client reads the lines.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -182,6 +183,12 @@ describe("IMAP NOTIFY", () => {
       assert.equal(fetch.untagged.some((l) => /EXPUNGE/.test(l)), false);
       const noop = await a.command("NOOP");
       assert.deepEqual(noop.untagged, ["* 1 EXPUNGE"]);
+      // Leaving a mailbox with news not yet told: they come as its STATUS.
+      assert.match((await a.command("NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))")).status, /^OK /);
+      assert.match((await b.command("STORE 1 +FLAGS.SILENT (\\Deleted)")).status, /^OK /);
+      assert.match((await b.command("EXPUNGE")).status, /^OK /);
+      const select = await a.command("SELECT Archive");
+      assert.ok(select.untagged.includes('* STATUS "INBOX" (MESSAGES 1 UIDNEXT 4 UNSEEN 1)'), select.untagged.join("\n"));
     } finally {
       a.close();
       b.close();
@@ -208,6 +215,13 @@ describe("IMAP NOTIFY", () => {
       await append(b, "Drafts", "unheard");
       const noop = await a.command("NOOP");
       assert.equal(noop.untagged.some((l) => l.includes("STATUS")), false, noop.untagged.join("\n"));
+      // Off again: IDLE tells the selected mailbox's news as without NOTIFY.
+      a.write("i2 IDLE\r\n");
+      assert.match(await a.line(), /^\+ /);
+      await append(b, "INBOX", "heard again");
+      assert.equal((await linesUntil(a, /EXISTS/)).pop(), "* 2 EXISTS");
+      a.write("DONE\r\n");
+      assert.match((await linesUntil(a, /^i2 /)).pop()!, /^i2 OK /);
     } finally {
       a.close();
       b.close();

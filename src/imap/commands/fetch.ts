@@ -73,7 +73,11 @@ async function fetch(s: ImapSession, tag: string, args: FetchArgs & { set: Seque
   if (vanished) {
     if (!s.qresync) return s.bad(tag, "VANISHED needs ENABLE QRESYNC");
     // RFC 7162 §3.2.6: the expunged UIDs of the set asked for ("$": of the saved result, RFC 5182).
-    const within = set.kind === "set" ? toIntervals(set.ranges, MAX_NZ_NUMBER) : intervalsOf([...s.savedSearch].sort((a, b) => a - b));
+    // "*" reaches to the last UID ever given (UIDNEXT-1), not only the largest still in use: "1:*" must also
+    // report expunged UIDs above the last message (only UIDs that were there are ever reported).
+    const within = set.kind === "set"
+      ? toIntervals(set.ranges, MAX_NZ_NUMBER)
+      : intervalsOf([...s.savedSearch].sort((a, b) => a - b));
     const gone = await vanishedEarlier(s, changedSince!, within);
     if (gone) s.untagged(`VANISHED (EARLIER) ${gone}`);
   }
