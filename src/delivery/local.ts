@@ -8,6 +8,7 @@ import type { AppendRequest, MessageRecord, QueuedMessage, QueuedRecipient, Stor
 import type { RecipientResolver } from "../directory/resolve.js";
 import { GroupCommit } from "../queue/group-commit.js";
 import { deliveryHeaders } from "./trace.js";
+import { exceedsQuota } from "../directory/quota.js";
 
 interface Commit { appends: AppendRequest[]; completed: number[]; delivered: number[] }
 
@@ -46,7 +47,7 @@ export class LocalDelivery {
     for (const destination of resolution.destinations) {
       if (destination.kind !== "mailbox") continue; // an alias that turned remote since acceptance: outbound's job
       const { user } = destination;
-      if (user.quota > 0 && user.usage + message.size > user.quota) {
+      if (exceedsQuota(user, message.size)) {
         return { status: "deferred", error: `4.2.2 mailbox of ${user.address} is full (quota ${user.quota} bytes)` };
       }
       const inbox = await this.stores.mailboxes.getMailbox(user.id, "INBOX");

@@ -30,6 +30,19 @@ const EVENT_OF: Record<MessageKind, NotifyEvent> = { append: "MessageNew", expun
 /** STATUS items in the order they are written. */
 const ITEM_ORDER: readonly StatusItem[] = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ"];
 export const MAX_HELD = 1000;
+/** The initial STATUS items each event needs (§3.1). */
+const INITIAL_ITEMS: Partial<Record<NotifyEvent, StatusItem[]>> = {
+  MessageNew: ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"],
+  MessageExpunge: ["MESSAGES"],
+  FlagChange: ["UIDVALIDITY", "HIGHESTMODSEQ", "UNSEEN"],
+};
+/** The STATUS items that tell a change of another mailbox (§5.2-§5.4); HIGHESTMODSEQ once CONDSTORE is on. */
+const countItems = (condstore: boolean): StatusItem[] => ["MESSAGES", "UIDNEXT", "UNSEEN", ...(condstore ? ["HIGHESTMODSEQ" as const] : [])];
+const EVENT_ITEMS: Record<MessageKind, (condstore: boolean) => StatusItem[]> = {
+  append: countItems,
+  expunge: countItems,
+  flags: (condstore) => ["UNSEEN", ...(condstore ? ["UIDVALIDITY" as const, "HIGHESTMODSEQ" as const] : [])],
+};
 
 export class Notifier {
   /** Message changes to other mailboxes not told yet: mailbox id → kinds. */
@@ -96,11 +109,8 @@ export class Notifier {
     for (const box of boxes) {
       if (box.id === s.selected?.box.id) continue;
       const events = this.eventsFor(box.name, subscribed);
-      const items = new Set<StatusItem>();
-      if (events.has("MessageNew")) ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"].forEach((i) => items.add(i as StatusItem));
-      if (events.has("MessageExpunge")) items.add("MESSAGES");
-      // HIGHESTMODSEQ whenever CONDSTORE is offered, enabled or not (§3.1).
-      if (events.has("FlagChange")) ["UIDVALIDITY", "HIGHESTMODSEQ", "UNSEEN"].forEach((i) => items.add(i as StatusItem));
+      // HIGHESTMODSEQ for FlagChange whenever CONDSTORE is offered, enabled or not (§3.1).
+      const items = new Set([...events].flatMap((event) => INITIAL_ITEMS[event] ?? []));
       if (items.size > 0) lines.push(await this.status(box, items));
     }
     return lines;
@@ -135,12 +145,7 @@ export class Notifier {
       const box = byId.get(id); // none: deleted since (its LIST \NonExistent tells it)
       if (!box || id === s.selected?.box.id) continue;
       const events = this.eventsFor(box.name, subscribed);
-      const items = new Set<StatusItem>();
-      for (const kind of kinds) {
-        if (!events.has(EVENT_OF[kind])) continue;
-        if (kind === "flags") ["UNSEEN", ...(condstore ? ["UIDVALIDITY", "HIGHESTMODSEQ"] : [])].forEach((i) => items.add(i as StatusItem));
-        else ["MESSAGES", "UIDNEXT", "UNSEEN", ...(condstore ? ["HIGHESTMODSEQ"] : [])].forEach((i) => items.add(i as StatusItem));
-      }
+      const items = new Set([...kinds].filter((kind) => events.has(EVENT_OF[kind])).flatMap((kind) => EVENT_ITEMS[kind](condstore)));
       if (items.size > 0) {
         const line = await this.status(box, items, true);
         if (line) lines.add(line);

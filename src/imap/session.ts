@@ -21,6 +21,7 @@ import type { MailboxChange, MessageRecord, Stores, UserRecord } from "../store/
 import type { SearchScope } from "./search.js";
 import { refreshContext, removalsBeforeExpunge, type SearchContext } from "./search-context.js";
 import { unmapIPv4 } from "../net/cidr.js";
+import { exceedsQuota } from "../directory/quota.js";
 import { upgradeToTls } from "../net/tls.js";
 import { Mailstore } from "../mailstore/mailstore.js";
 import { CommandReader, type ReaderEvent, type Token } from "./reader.js";
@@ -122,6 +123,12 @@ export class ImapSession {
   useCondstore(): void {
     if (!this.condstore && this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest`);
     this.condstoreUsed = true;
+  }
+
+  /** Adding this many bytes would take the user over quota (APPEND, COPY). */
+  async overQuota(adding: number): Promise<boolean> {
+    const user = await this.stores.directory.getUserById(this.user!.id);
+    return user !== undefined && exceedsQuota(user, adding);
   }
 
   /** What SEARCH, SORT and THREAD look at: the selected mailbox as this session sees it. */
@@ -521,11 +528,7 @@ export class ImapSession {
   }
 
   async select(name: string, readOnly: boolean): Promise<SelectedMailbox | undefined> {
-    if (this.selected) this.notifier?.leftMailbox(this.selected.box.id);
-    this.selected = undefined;
-    this.searchContexts.clear();
-    this.notifier?.ownNew.clear();
-    this.state = "auth";
+    this.unselect();
     const box = await this.mailstore.mailbox(this.user!.id, name);
     if (!box) return undefined;
     this.selected = await SelectedMailbox.open(this.stores, box, readOnly);
@@ -533,6 +536,7 @@ export class ImapSession {
     return this.selected;
   }
 
+  /** Leaves the selected mailbox (what NOTIFY did not tell of it yet goes out as for any other mailbox). */
   unselect(): void {
     if (this.selected) this.notifier?.leftMailbox(this.selected.box.id);
     this.selected = undefined;

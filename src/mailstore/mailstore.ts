@@ -8,11 +8,21 @@
 // and fsynced first, then one store transaction makes them visible.
 // Mailbox names are rows, never paths: no name can reach the file system.
 import { PassThrough, type Readable } from "node:stream";
-import type { CopyResult, FlagChange, MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
+import type { CopyResult, FlagChange, MailboxChange, MailboxRecord, MessageRecord, Stores } from "../store/interfaces.js";
 import { parseHeader } from "../mime/header.js";
 
 /** How much of a large message is read to find its header (readHeaderIfPresent). */
 const HEADER_READ = 64 * 1024;
+
+/** The result, or undefined when the blob's file is gone (ENOENT). */
+async function ifPresent<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -87,7 +97,7 @@ export class Mailstore {
   /** SUBSCRIBE / UNSUBSCRIBE: a name, whether or not such a mailbox exists (RFC 9051 §6.3.7). */
   async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
     await this.stores.mailboxes.setSubscribed(userId, name, subscribed);
-    this.stores.changes.publish({ userId, mailboxId: 0, kind: "subscription", uids: [], modseq: 0, name, origin: this.origin });
+    this.publish({ userId, mailboxId: 0, kind: "subscription", uids: [], modseq: 0, name });
   }
 
   /** The missing parents of NAME, each created and published. */
@@ -105,16 +115,16 @@ export class Mailstore {
   async copy(from: MailboxRecord, uids: number[], to: MailboxRecord, opts: { move?: boolean } = {}): Promise<CopyResult> {
     const result = await this.stores.mailboxes.copyMessages(from.id, uids, to.id, opts);
     if (result.copies.length > 0) {
-      this.stores.changes.publish({ userId: to.userId, mailboxId: to.id, kind: "append", uids: result.copies.map((c) => c.uid), modseq: result.copies[result.copies.length - 1].modseq, origin: this.origin });
+      this.publish({ userId: to.userId, mailboxId: to.id, kind: "append", uids: result.copies.map((c) => c.uid), modseq: result.copies[result.copies.length - 1].modseq });
     }
-    if (result.expunged.length > 0) this.stores.changes.publish({ userId: from.userId, mailboxId: from.id, kind: "expunge", uids: result.expunged, modseq: 0, origin: this.origin });
+    if (result.expunged.length > 0) this.publish({ userId: from.userId, mailboxId: from.id, kind: "expunge", uids: result.expunged, modseq: 0 });
     return result;
   }
 
   async updateFlags(box: MailboxRecord, uids: number[], change: FlagChange): Promise<{ changed: MessageRecord[]; failed: number[] }> {
     const result = await this.stores.mailboxes.updateFlags(box.id, uids, change);
     if (result.changed.length > 0) {
-      this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "flags", uids: result.changed.map((m) => m.uid), modseq: Math.max(...result.changed.map((m) => m.modseq)), origin: this.origin });
+      this.publish({ userId: box.userId, mailboxId: box.id, kind: "flags", uids: result.changed.map((m) => m.uid), modseq: Math.max(...result.changed.map((m) => m.modseq)) });
     }
     return result;
   }
@@ -123,12 +133,17 @@ export class Mailstore {
     if (uids.length === 0) return [];
     const { expunged, orphanBlobs } = await this.stores.mailboxes.expunge(box.id, uids);
     await this.removeBlobs(orphanBlobs);
-    if (expunged.length > 0) this.stores.changes.publish({ userId: box.userId, mailboxId: box.id, kind: "expunge", uids: expunged, modseq: 0, origin: this.origin });
+    if (expunged.length > 0) this.publish({ userId: box.userId, mailboxId: box.id, kind: "expunge", uids: expunged, modseq: 0 });
     return expunged;
   }
 
   private publishMailbox(userId: number, what: { name: string; oldName?: string; deleted?: boolean }): void {
-    this.stores.changes.publish({ userId, mailboxId: 0, kind: "mailboxes", uids: [], modseq: 0, ...what, origin: this.origin });
+    this.publish({ userId, mailboxId: 0, kind: "mailboxes", uids: [], modseq: 0, ...what });
+  }
+
+  /** Tells every session of the user, naming this mailstore's session as the origin. */
+  private publish(change: Omit<MailboxChange, "origin">): void {
+    this.stores.changes.publish({ ...change, origin: this.origin });
   }
 
   private async removeBlobs(ids: string[]): Promise<void> {
@@ -140,12 +155,7 @@ export class Mailstore {
    * and its file was removed before this session heard (RFC 2180 §4.1).
    */
   async readIfPresent(message: MessageRecord): Promise<Buffer | undefined> {
-    try {
-      return await this.read(message);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
+    return ifPresent(() => this.read(message));
   }
 
   /**
@@ -157,13 +167,8 @@ export class Mailstore {
    */
   async readHeaderIfPresent(message: MessageRecord): Promise<Buffer | undefined> {
     if (message.size <= HEADER_READ) return this.readIfPresent(message);
-    let head: Buffer;
-    try {
-      head = await collect(this.stores.blobs.read(message.blobId, 0, HEADER_READ - message.prefix.length));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
+    const head = await ifPresent(() => collect(this.stores.blobs.read(message.blobId, 0, HEADER_READ - message.prefix.length)));
+    if (!head) return undefined;
     const buf = message.prefix.length === 0 ? head : Buffer.concat([message.prefix, head]);
     const header = parseHeader(buf);
     return header.blankLine ? buf.subarray(0, header.headerEnd) : this.readIfPresent(message);
@@ -202,7 +207,7 @@ export class Mailstore {
         })),
       );
       if (records.length > 0) {
-        this.stores.changes.publish({ userId: mailbox.userId, mailboxId: mailbox.id, kind: "append", uids: records.map((r) => r.uid), modseq: records[records.length - 1].modseq, origin: this.origin });
+        this.publish({ userId: mailbox.userId, mailboxId: mailbox.id, kind: "append", uids: records.map((r) => r.uid), modseq: records[records.length - 1].modseq });
       }
       return records;
     } catch (err) {

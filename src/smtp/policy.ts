@@ -6,6 +6,7 @@
 // hack, bang paths, quoted "@") are never interpreted as routing: the parsed
 // domain alone decides.
 import type { Destination, RecipientResolver } from "../directory/resolve.js";
+import { exceedsQuota } from "../directory/quota.js";
 import type { DirectoryStore } from "../store/interfaces.js";
 import type { Mailbox } from "./address.js";
 import { reply, type Reply } from "./reply.js";
@@ -59,7 +60,7 @@ export async function checkRecipient(
     return { ok: false, reply: reply(550, "5.1.1", `<${recipient.address}>: Recipient address rejected: alias reaches no mailbox`) };
   }
   for (const d of resolution.destinations) {
-    if (d.kind === "mailbox" && d.user.quota > 0 && d.user.usage + messageSize > d.user.quota) {
+    if (d.kind === "mailbox" && exceedsQuota(d.user, messageSize)) {
       return { ok: false, reply: reply(452, "4.2.2", `<${recipient.address}>: Mailbox full, try again later`) };
     }
   }

@@ -64,9 +64,8 @@ export const appendCommands: [string, CommandHandler][] = [
       // literal8 (RFC 3516 §4.3): parts holding NUL are stored base64-encoded, so that BODY[] can send them.
       messages.push({ data: m.binary ? encodeBinaryParts(data) : data, flags: m.flags, internalDate: m.date?.date.getTime() ?? now });
     }
-    const user = await s.stores.directory.getUserById(s.user!.id);
     const total = messages.reduce((n, m) => n + m.data.length, 0);
-    if (user && user.quota > 0 && user.usage + total > user.quota) return s.no(tag, "Quota exceeded", "OVERQUOTA");
+    if (await s.overQuota(total)) return s.no(tag, "Quota exceeded", "OVERQUOTA");
     const records = await s.mailstore.append(box, messages);
     s.log.info({ mailbox: box.name, messages: records.length, size: total }, "append");
     s.ok(tag, "APPEND completed", `APPENDUID ${box.uidValidity} ${formatSequenceSet(records.map((r) => r.uid))}`);

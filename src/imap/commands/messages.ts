@@ -52,8 +52,7 @@ async function copy(s: ImapSession, tag: string, args: { set: SequenceSet; mailb
   const uids = target.value.filter((uid) => !view.isGone(uid));
   if (!move) {
     const size = uids.reduce((n, uid) => n + view.message(uid)!.size, 0);
-    const user = await s.stores.directory.getUserById(s.user!.id);
-    if (user && user.quota > 0 && user.usage + size > user.quota) return s.no(tag, "Quota exceeded", "OVERQUOTA");
+    if (await s.overQuota(size)) return s.no(tag, "Quota exceeded", "OVERQUOTA");
   }
   if (uids.length === 0) return s.ok(tag, `${verb} completed (no messages)`);
   const result = await s.mailstore.copy(view.box, uids, dest, { move });

@@ -226,21 +226,16 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 
 /** Brings a database made by an older Petrel up to SCHEMA_VERSION (inside the opening transaction). */
 function migrate(db: Db): void {
-  const columns = (db.prepare("PRAGMA table_info(users)").all() as { name: string }[]).map((c) => c.name);
-  if (!columns.includes("send_as")) db.exec("ALTER TABLE users ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own'"); // v2
-  const mailboxColumns = (db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).map((c) => c.name);
-  if (mailboxColumns.includes("subscribed")) { // v4: subscriptions are names in their own table
+  const columnsOf = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+  if (!columnsOf("users").includes("send_as")) db.exec("ALTER TABLE users ADD COLUMN send_as TEXT NOT NULL DEFAULT 'own'"); // v2
+  if (columnsOf("mailboxes").includes("subscribed")) { // v4: subscriptions are names in their own table
     db.exec(`INSERT OR IGNORE INTO subscriptions (user_id, name) SELECT user_id, name FROM mailboxes WHERE subscribed = 1;
       ALTER TABLE mailboxes DROP COLUMN subscribed;`);
   }
-  if (!(db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).some((c) => c.name === "recent_uid")) {
-    db.exec("ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0"); // v5: \Recent (RFC 3501 §2.3.2)
-  }
-  if (!(db.prepare("PRAGMA table_info(mailboxes)").all() as { name: string }[]).some((c) => c.name === "vanished_floor")) {
-    db.exec("ALTER TABLE mailboxes ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0"); // v6: expunge records are pruned
-  }
-  const queueColumns = (db.prepare("PRAGMA table_info(queue_recipients)").all() as { name: string }[]).map((c) => c.name);
-  if (!queueColumns.includes("notice")) { // v3: delivery status notifications
+  const mailboxColumns = columnsOf("mailboxes");
+  if (!mailboxColumns.includes("recent_uid")) db.exec("ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0"); // v5: \Recent (RFC 3501 §2.3.2)
+  if (!mailboxColumns.includes("vanished_floor")) db.exec("ALTER TABLE mailboxes ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0"); // v6: expunge records are pruned
+  if (!columnsOf("queue_recipients").includes("notice")) { // v3: delivery status notifications
     db.exec(`ALTER TABLE queue_recipients ADD COLUMN notice TEXT;
       ALTER TABLE queue_recipients ADD COLUMN remote_mta TEXT;
       ALTER TABLE queue_recipients ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
